@@ -1,0 +1,25 @@
+//! Building the provider chain of a [`Plan`].
+
+use std::sync::Arc;
+
+use crate::config::Plan;
+use crate::error::Error;
+use crate::provider::{Provider, ProviderName, telegram::Telegram};
+
+pub fn build(plan: &Plan) -> Result<Vec<Arc<dyn Provider>>, Error> {
+    let http = crate::http::client()?;
+    plan.chain
+        .iter()
+        .map(|name| -> Result<Arc<dyn Provider>, Error> {
+            match name {
+                ProviderName::Telegram => {
+                    let settings = plan.telegram.clone().expect("the plan validated telegram");
+                    Ok(Arc::new(Telegram::new(http.clone(), settings, plan.locale)))
+                }
+                other => Err(Error::Config(crate::config::ConfigError::new(format!(
+                    "the {other} provider is not available in this build"
+                )))),
+            }
+        })
+        .collect()
+}
