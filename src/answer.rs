@@ -20,7 +20,10 @@ pub struct Person {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// A choice was made; `choice` is the id of the button (or `y`/`n`).
-    Decided { verdict: Verdict, choice: String },
+    Decided {
+        verdict: Verdict,
+        choice: String,
+    },
     TimedOut,
     /// Withdrawn before anyone answered remotely (a signal, or answered at the terminal).
     Cancelled,
@@ -85,19 +88,21 @@ impl Outcome {
     /// The outcome of `request`, or `None` when it was cancelled (cancellation prints nothing).
     pub fn of(request: &Request, answer: &Answer) -> Option<Self> {
         let (decision, choice) = match &answer.decision {
-            Decision::Decided { verdict: Verdict::Approve, choice } => {
-                (DecisionField::Approved, choice)
-            }
-            Decision::Decided { verdict: Verdict::Reject, choice } => {
-                (DecisionField::Rejected, choice)
-            }
+            Decision::Decided {
+                verdict: Verdict::Approve,
+                choice,
+            } => (DecisionField::Approved, choice),
+            Decision::Decided {
+                verdict: Verdict::Reject,
+                choice,
+            } => (DecisionField::Rejected, choice),
             Decision::TimedOut => {
                 return Some(Self::build(request, answer, DecisionField::Timeout, None));
             }
             Decision::Cancelled => return None,
         };
-        let is_plain = choice == crate::request::Choice::APPROVE
-            || choice == crate::request::Choice::REJECT;
+        let is_plain =
+            choice == crate::request::Choice::APPROVE || choice == crate::request::Choice::REJECT;
         let choice = (!is_plain).then(|| choice.clone());
         Some(Self::build(request, answer, decision, choice))
     }

@@ -36,7 +36,11 @@ pub fn append(path: &Path, record: &impl Serialize) -> std::io::Result<()> {
     }
     let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
     // One write call per record, so concurrent writers do not interleave inside a line.
     file.write_all(&line)
 }

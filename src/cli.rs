@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "openfeedback", version, about = "Put a human in the loop of AI coding agents.")]
+#[command(
+    name = "openfeedback",
+    version,
+    about = "Put a human in the loop of AI coding agents."
+)]
 pub struct Cli {
     /// Config file (default: the platform config path; also OPENFEEDBACK_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]

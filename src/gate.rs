@@ -36,7 +36,10 @@ impl Gate {
     /// half of the request's timeout.
     pub fn new(chain: Vec<Arc<dyn Provider>>, escalate_after: Option<Duration>) -> Self {
         assert!(!chain.is_empty(), "a gate needs at least one provider");
-        Gate { chain, escalate_after }
+        Gate {
+            chain,
+            escalate_after,
+        }
     }
 
     pub fn providers(&self) -> impl Iterator<Item = ProviderName> + '_ {
@@ -53,7 +56,10 @@ impl Gate {
     ) -> Result<Answer, ProviderError> {
         let start = Instant::now();
         let deadline = start + request.timeout;
-        let step = self.escalate_after.unwrap_or(request.timeout / 2).max(Duration::from_secs(1));
+        let step = self
+            .escalate_after
+            .unwrap_or(request.timeout / 2)
+            .max(Duration::from_secs(1));
         let first = self.chain[0].name();
         let mut cancel = std::pin::pin!(cancel);
         let mut last_error = None;
@@ -63,7 +69,11 @@ impl Gate {
 
         for (index, provider) in self.chain.iter().enumerate() {
             let is_last = index + 1 == self.chain.len();
-            let hop_end = if is_last { deadline } else { (Instant::now() + step).min(deadline) };
+            let hop_end = if is_last {
+                deadline
+            } else {
+                (Instant::now() + step).min(deadline)
+            };
             let escalated_from = (index > 0).then_some(first);
             let mut ticket = provider.open(request.clone());
             let mut holding = false;
@@ -176,9 +186,17 @@ mod tests {
             let name = self.name;
             tokio::spawn(async move {
                 let reply = |verdict| Reply {
-                    choice: if verdict == Verdict::Approve { "y" } else { "n" }.into(),
+                    choice: if verdict == Verdict::Approve {
+                        "y"
+                    } else {
+                        "n"
+                    }
+                    .into(),
                     verdict,
-                    by: Person { name: "ann".into(), id: "7".into() },
+                    by: Person {
+                        name: "ann".into(),
+                        id: "7".into(),
+                    },
                     feedback: None,
                 };
                 let act = async {
@@ -197,7 +215,9 @@ mod tests {
                             tokio::time::sleep(hold).await;
                             let _ = events.send(TicketEvent::Holding).await;
                             tokio::time::sleep(answer).await;
-                            let _ = events.send(TicketEvent::Answered(reply(Verdict::Reject))).await;
+                            let _ = events
+                                .send(TicketEvent::Answered(reply(Verdict::Reject)))
+                                .await;
                         }
                         Script::Silent => {}
                     }
@@ -215,9 +235,19 @@ mod tests {
         }
     }
 
-    fn provider(name: ProviderName, script: Script) -> (Arc<dyn Provider>, Arc<Mutex<Vec<Closing>>>) {
+    fn provider(
+        name: ProviderName,
+        script: Script,
+    ) -> (Arc<dyn Provider>, Arc<Mutex<Vec<Closing>>>) {
         let closed = Arc::new(Mutex::new(Vec::new()));
-        (Arc::new(Scripted { name, script, closed: closed.clone() }), closed)
+        (
+            Arc::new(Scripted {
+                name,
+                script,
+                closed: closed.clone(),
+            }),
+            closed,
+        )
     }
 
     fn request(timeout_secs: u64) -> Arc<Request> {
@@ -235,7 +265,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn first_provider_answers() {
-        let (tg, closed) = provider(ProviderName::Telegram, Script::AnswerAfter(secs(5), Verdict::Approve));
+        let (tg, closed) = provider(
+            ProviderName::Telegram,
+            Script::AnswerAfter(secs(5), Verdict::Approve),
+        );
         let gate = Gate::new(vec![tg], None);
         let answer = gate.ask(request(100), never()).await.unwrap();
         assert_eq!(answer.verdict(), Some(Verdict::Approve));
@@ -247,7 +280,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn silence_escalates_at_half_the_timeout() {
         let (tg, tg_closed) = provider(ProviderName::Telegram, Script::Silent);
-        let (dc, _) = provider(ProviderName::Discord, Script::AnswerAfter(secs(1), Verdict::Reject));
+        let (dc, _) = provider(
+            ProviderName::Discord,
+            Script::AnswerAfter(secs(1), Verdict::Reject),
+        );
         let gate = Gate::new(vec![tg, dc], None);
         let started = Instant::now();
         let answer = gate.ask(request(100), never()).await.unwrap();
@@ -255,19 +291,32 @@ mod tests {
         assert_eq!(answer.verdict(), Some(Verdict::Reject));
         assert_eq!(answer.provider, Some(ProviderName::Discord));
         assert_eq!(answer.escalated_from, Some(ProviderName::Telegram));
-        assert_eq!(*tg_closed.lock().unwrap(), vec![Closing::Escalated { to: ProviderName::Discord }]);
+        assert_eq!(
+            *tg_closed.lock().unwrap(),
+            vec![Closing::Escalated {
+                to: ProviderName::Discord
+            }]
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn failure_escalates_at_once() {
         let (tg, tg_closed) = provider(ProviderName::Telegram, Script::FailAfter(secs(2)));
-        let (dc, _) = provider(ProviderName::Discord, Script::AnswerAfter(secs(1), Verdict::Approve));
+        let (dc, _) = provider(
+            ProviderName::Discord,
+            Script::AnswerAfter(secs(1), Verdict::Approve),
+        );
         let gate = Gate::new(vec![tg, dc], Some(secs(30)));
         let started = Instant::now();
         let answer = gate.ask(request(100), never()).await.unwrap();
         assert_eq!(started.elapsed(), secs(3));
         assert_eq!(answer.provider, Some(ProviderName::Discord));
-        assert_eq!(*tg_closed.lock().unwrap(), vec![Closing::Escalated { to: ProviderName::Discord }]);
+        assert_eq!(
+            *tg_closed.lock().unwrap(),
+            vec![Closing::Escalated {
+                to: ProviderName::Discord
+            }]
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -279,7 +328,12 @@ mod tests {
         let answer = gate.ask(request(25), never()).await.unwrap();
         assert_eq!(started.elapsed(), secs(25));
         assert_eq!(answer.decision, Decision::TimedOut);
-        assert_eq!(*tg_closed.lock().unwrap(), vec![Closing::Escalated { to: ProviderName::Discord }]);
+        assert_eq!(
+            *tg_closed.lock().unwrap(),
+            vec![Closing::Escalated {
+                to: ProviderName::Discord
+            }]
+        );
         assert_eq!(*dc_closed.lock().unwrap(), vec![Closing::TimedOut]);
     }
 
@@ -294,7 +348,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn holding_stops_the_clock() {
-        let (tg, _) = provider(ProviderName::Telegram, Script::HoldThenAnswerAfter(secs(9), secs(60)));
+        let (tg, _) = provider(
+            ProviderName::Telegram,
+            Script::HoldThenAnswerAfter(secs(9), secs(60)),
+        );
         let gate = Gate::new(vec![tg], None);
         let answer = gate.ask(request(10), never()).await.unwrap();
         assert_eq!(answer.verdict(), Some(Verdict::Reject));

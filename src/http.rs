@@ -17,5 +17,10 @@ pub fn client() -> Result<reqwest::Client, crate::error::Error> {
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(60))
         .build()
-        .map_err(|e| crate::error::Error::Internal(format!("cannot build the HTTP client: {}", e.without_url())))
+        .map_err(|e| {
+            crate::error::Error::Internal(format!(
+                "cannot build the HTTP client: {}",
+                e.without_url()
+            ))
+        })
 }

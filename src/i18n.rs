@@ -164,16 +164,30 @@ mod tests {
 
     fn all(m: &Messages) -> Vec<(&'static str, &'static str)> {
         vec![
-            ("approve", m.approve), ("reject", m.reject), ("asked_from", m.asked_from),
-            ("session", m.session), ("answer_by", m.answer_by), ("truncated", m.truncated),
-            ("approved_by", m.approved_by), ("rejected_by", m.rejected_by),
-            ("chose_by", m.chose_by), ("reason", m.reason), ("note", m.note),
-            ("toast_approved", m.toast_approved), ("toast_rejected", m.toast_rejected),
-            ("toast_chosen", m.toast_chosen), ("not_allowed", m.not_allowed),
-            ("expired", m.expired), ("moved", m.moved), ("reason_prompt", m.reason_prompt),
-            ("reason_placeholder", m.reason_placeholder), ("timed_out", m.timed_out),
-            ("escalated", m.escalated), ("cancelled", m.cancelled),
-            ("answered_elsewhere", m.answered_elsewhere), ("at_the_terminal", m.at_the_terminal),
+            ("approve", m.approve),
+            ("reject", m.reject),
+            ("asked_from", m.asked_from),
+            ("session", m.session),
+            ("answer_by", m.answer_by),
+            ("truncated", m.truncated),
+            ("approved_by", m.approved_by),
+            ("rejected_by", m.rejected_by),
+            ("chose_by", m.chose_by),
+            ("reason", m.reason),
+            ("note", m.note),
+            ("toast_approved", m.toast_approved),
+            ("toast_rejected", m.toast_rejected),
+            ("toast_chosen", m.toast_chosen),
+            ("not_allowed", m.not_allowed),
+            ("expired", m.expired),
+            ("moved", m.moved),
+            ("reason_prompt", m.reason_prompt),
+            ("reason_placeholder", m.reason_placeholder),
+            ("timed_out", m.timed_out),
+            ("escalated", m.escalated),
+            ("cancelled", m.cancelled),
+            ("answered_elsewhere", m.answered_elsewhere),
+            ("at_the_terminal", m.at_the_terminal),
         ]
     }
 
@@ -210,6 +224,9 @@ mod tests {
 
     #[test]
     fn fill_replaces_placeholders() {
-        assert_eq!(fill("moved to {provider}.", &[("provider", "Discord")]), "moved to Discord.");
+        assert_eq!(
+            fill("moved to {provider}.", &[("provider", "Discord")]),
+            "moved to Discord."
+        );
     }
 }

@@ -10,7 +10,9 @@ pub fn init(source: &Source, force: bool) -> Result<PathBuf, Error> {
     let path = match source {
         Source::Explicit(path) | Source::Default(Some(path)) => path.clone(),
         Source::Default(None) => {
-            return Err(Error::Usage("no config directory on this platform: pass --config FILE".into()));
+            return Err(Error::Usage(
+                "no config directory on this platform: pass --config FILE".into(),
+            ));
         }
     };
     if path.exists() && !force {
@@ -19,6 +21,9 @@ pub fn init(source: &Source, force: bool) -> Result<PathBuf, Error> {
             path.display()
         )));
     }
-    crate::paths::write_private(&path, TEMPLATE.as_bytes()).map_err(|source| Error::Write { path: path.clone(), source })?;
+    crate::paths::write_private(&path, TEMPLATE.as_bytes()).map_err(|source| Error::Write {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
 }

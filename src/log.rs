@@ -9,7 +9,9 @@ static SINK: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
 /// Send diagnostics to `file` from now on.
 pub fn to_file(file: std::fs::File) {
-    *SINK.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(file);
+    *SINK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(file);
 }
 
 pub fn warn(message: &str) {
@@ -21,7 +23,9 @@ pub fn info(message: &str) {
 }
 
 fn write_line(level: &str, message: &str) {
-    let mut sink = SINK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut sink = SINK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let line = format!("openfeedback: {level}: {message}\n");
     match sink.as_mut() {
         Some(file) => {

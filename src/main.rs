@@ -8,7 +8,11 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // clap exits 2 on usage errors, which would read as "timeout": remap to 64.
-            return ExitCode::from(if e.use_stderr() { openfeedback::error::code::USAGE } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                openfeedback::error::code::USAGE
+            } else {
+                0
+            });
         }
     };
     match openfeedback::run::run(cli) {

@@ -17,8 +17,10 @@ impl RequestId {
 
     /// Parse an id found in a button; `None` if it is not of our shape.
     pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 16 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-            .then(|| RequestId(s.to_owned()))
+        (s.len() == 16
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| RequestId(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -99,7 +101,11 @@ impl Origin {
         let directory = std::env::current_dir()
             .map(|d| crate::paths::tilde(&d))
             .unwrap_or_default();
-        Origin { host: crate::paths::host_name(), directory, label }
+        Origin {
+            host: crate::paths::host_name(),
+            directory,
+            label,
+        }
     }
 }
 

@@ -10,7 +10,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Init(args) => {
             let path = crate::init::init(&source, args.force)?;
-            eprintln!("openfeedback: wrote {} (mode 0600); edit it, then try `openfeedback send --title test`", path.display());
+            eprintln!(
+                "openfeedback: wrote {} (mode 0600); edit it, then try `openfeedback send --title test`",
+                path.display()
+            );
             Ok(crate::error::code::APPROVED)
         }
         Command::Send(args) => runtime()?.block_on(crate::send::send(args, &source)),

@@ -19,13 +19,16 @@ pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
         .as_deref()
         .map(|name| {
             ProviderName::parse(name).ok_or_else(|| {
-                Error::Usage(format!("unknown provider {name:?}: expected telegram, discord or web"))
+                Error::Usage(format!(
+                    "unknown provider {name:?}: expected telegram, discord or web"
+                ))
             })
         })
         .transpose()?;
     let settings = crate::config::load(source)?;
     let plan = settings.plan(provider, args.timeout.map(Duration::from_secs))?;
-    let stop = crate::signal::stop_signals().map_err(|e| Error::Internal(format!("cannot watch signals: {e}")))?;
+    let stop = crate::signal::stop_signals()
+        .map_err(|e| Error::Internal(format!("cannot watch signals: {e}")))?;
     let gate = Gate::new(crate::providers::build(&plan)?, plan.escalate_after);
 
     let mut request = Request::new(args.title, body, Origin::here(args.label), plan.timeout);
@@ -42,10 +45,19 @@ pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
     };
     let answer = gate.ask(request.clone(), cancel).await?;
     let outcome = Outcome::of(&request, &answer);
-    audit(&plan, &request, &answer, outcome.as_ref(), started.elapsed());
+    audit(
+        &plan,
+        &request,
+        &answer,
+        outcome.as_ref(),
+        started.elapsed(),
+    );
 
     if answer.decision == Decision::Cancelled {
-        let signal = stopped.lock().expect("stop cell").unwrap_or(crate::signal::Stop::Terminate);
+        let signal = stopped
+            .lock()
+            .expect("stop cell")
+            .unwrap_or(crate::signal::Stop::Terminate);
         crate::log::info("request withdrawn: interrupted");
         return Ok(signal.exit_code());
     }
@@ -61,8 +73,18 @@ pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
 pub fn approve_reject(plan: &Plan) -> Vec<Choice> {
     let text = plan.locale.messages();
     vec![
-        Choice { id: Choice::APPROVE.into(), label: text.approve.into(), verdict: Verdict::Approve, asks_reason: false },
-        Choice { id: Choice::REJECT.into(), label: text.reject.into(), verdict: Verdict::Reject, asks_reason: true },
+        Choice {
+            id: Choice::APPROVE.into(),
+            label: text.approve.into(),
+            verdict: Verdict::Approve,
+            asks_reason: false,
+        },
+        Choice {
+            id: Choice::REJECT.into(),
+            label: text.reject.into(),
+            verdict: Verdict::Reject,
+            asks_reason: true,
+        },
     ]
 }
 
@@ -75,13 +97,23 @@ fn read_body(args: &SendArgs) -> Result<Body, Error> {
         std::io::stdin().read_to_string(&mut text).map(|_| text)
     } else {
         std::fs::read(path).and_then(|bytes| {
-            String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+            String::from_utf8(bytes)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
         })
     };
-    read.map(Body::Text).map_err(|source| Error::BodyFile { path: path.clone(), source })
+    read.map(Body::Text).map_err(|source| Error::BodyFile {
+        path: path.clone(),
+        source,
+    })
 }
 
-fn audit(plan: &Plan, request: &Request, answer: &crate::answer::Answer, outcome: Option<&Outcome>, waited: Duration) {
+fn audit(
+    plan: &Plan,
+    request: &Request,
+    answer: &crate::answer::Answer,
+    outcome: Option<&Outcome>,
+    waited: Duration,
+) {
     let Some(path) = &plan.audit_file else { return };
     let decision = outcome.map_or("cancelled", |o| match o.decision {
         crate::answer::DecisionField::Approved => "approved",
@@ -108,6 +140,9 @@ fn audit(plan: &Plan, request: &Request, answer: &crate::answer::Answer, outcome
         directory: &request.origin.directory,
     };
     if let Err(e) = crate::audit::append(path, &record) {
-        crate::log::warn(&format!("cannot write the audit log {}: {e}", path.display()));
+        crate::log::warn(&format!(
+            "cannot write the audit log {}: {e}",
+            path.display()
+        ));
     }
 }

@@ -14,7 +14,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(message: impl Into<String>) -> Self {
-        ConfigError { path: None, line: None, key: None, message: message.into() }
+        ConfigError {
+            path: None,
+            line: None,
+            key: None,
+            message: message.into(),
+        }
     }
 
     pub fn at(mut self, line: Option<usize>, key: &str) -> Self {
@@ -58,5 +63,9 @@ impl std::error::Error for ConfigError {}
 
 /// The 1-based line of byte offset `at` in `text`.
 pub fn line_of(text: &str, at: usize) -> usize {
-    text.as_bytes()[..at.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }

@@ -89,7 +89,10 @@ pub struct WebSettings {
 
 impl Default for WebSettings {
     fn default() -> Self {
-        WebSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), public_url: None }
+        WebSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+        }
     }
 }
 
@@ -116,12 +119,20 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
-            ConfigError { path: None, line, key: None, message: e.message().trim().to_owned() }
-                .in_file(path)
+            let key = line.and_then(|l| key_on_line(text, l));
+            ConfigError {
+                path: None,
+                line,
+                key,
+                message: e.message().trim().to_owned(),
+            }
+            .in_file(path)
         })?;
         let located = |span: std::ops::Range<usize>| Some(line_of(text, span.start));
         let fail = |span: std::ops::Range<usize>, key: &str, message: String| {
-            ConfigError::new(message).at(located(span), key).in_file(path)
+            ConfigError::new(message)
+                .at(located(span), key)
+                .in_file(path)
         };
 
         let provider = |value: &Spanned<String>, key: &str| {
@@ -142,8 +153,11 @@ impl Settings {
             None if path.is_none() => ProviderName::Web,
             None => ProviderName::Telegram,
         };
-        let failover_provider =
-            raw.failover_provider.as_ref().map(|v| provider(v, "failover_provider")).transpose()?;
+        let failover_provider = raw
+            .failover_provider
+            .as_ref()
+            .map(|v| provider(v, "failover_provider"))
+            .transpose()?;
         if let (Some(failover), Some(span)) = (failover_provider, &raw.failover_provider) {
             if failover == default_provider {
                 return Err(fail(
@@ -156,27 +170,40 @@ impl Settings {
 
         let default_timeout = match &raw.default_timeout {
             Some(v) if *v.get_ref() == 0 => {
-                return Err(fail(v.span(), "default_timeout", "must be at least 1 second".into()));
+                return Err(fail(
+                    v.span(),
+                    "default_timeout",
+                    "must be at least 1 second".into(),
+                ));
             }
             Some(v) => Duration::from_secs(*v.get_ref()),
             None => Duration::from_secs(DEFAULT_TIMEOUT_SECS),
         };
         let reject_feedback_timeout = Duration::from_secs(
-            raw.reject_feedback_timeout.as_ref().map_or(DEFAULT_REJECT_FEEDBACK_SECS, |v| *v.get_ref()),
+            raw.reject_feedback_timeout
+                .as_ref()
+                .map_or(DEFAULT_REJECT_FEEDBACK_SECS, |v| *v.get_ref()),
         );
         let locale = match &raw.locale {
             Some(v) => Locale::parse(v.get_ref()).ok_or_else(|| {
                 fail(
                     v.span(),
                     "locale",
-                    format!("unknown locale {:?} (expected \"en\", \"zh-CN\" or \"zh-TW\")", v.get_ref()),
+                    format!(
+                        "unknown locale {:?} (expected \"en\", \"zh-CN\" or \"zh-TW\")",
+                        v.get_ref()
+                    ),
                 )
             })?,
             None => Locale::En,
         };
         let escalate_after = match &raw.escalate_after_secs {
             Some(v) if *v.get_ref() == 0 => {
-                return Err(fail(v.span(), "escalate_after_secs", "must be at least 1 second".into()));
+                return Err(fail(
+                    v.span(),
+                    "escalate_after_secs",
+                    "must be at least 1 second".into(),
+                ));
             }
             Some(v) => Some(Duration::from_secs(*v.get_ref())),
             None => None,
@@ -192,8 +219,14 @@ impl Settings {
         if let Some(raw_web) = &raw.web {
             if let Some(listen) = &raw_web.listen {
                 web.listen = listen.get_ref().trim().parse().map_err(|_| {
-                    fail(listen.span(), "web.listen", format!(
-                        "{:?} is not an address such as \"127.0.0.1:8080\"", listen.get_ref()))
+                    fail(
+                        listen.span(),
+                        "web.listen",
+                        format!(
+                            "{:?} is not an address such as \"127.0.0.1:8080\"",
+                            listen.get_ref()
+                        ),
+                    )
                 })?;
             }
             if let Some(url) = &raw_web.public_url {
@@ -229,7 +262,9 @@ impl Settings {
         let timeout = timeout.unwrap_or(self.default_timeout);
         let chain = match provider {
             Some(p) => vec![p],
-            None => std::iter::once(self.default_provider).chain(self.failover_provider).collect(),
+            None => std::iter::once(self.default_provider)
+                .chain(self.failover_provider)
+                .collect(),
         };
         let escalate_after = if chain.len() > 1 {
             if let (Some(after), Some(raw)) = (self.escalate_after, &self.raw.escalate_after_secs) {
@@ -250,8 +285,14 @@ impl Settings {
         } else {
             None
         };
-        let telegram = chain.contains(&ProviderName::Telegram).then(|| self.telegram()).transpose()?;
-        let discord = chain.contains(&ProviderName::Discord).then(|| self.discord()).transpose()?;
+        let telegram = chain
+            .contains(&ProviderName::Telegram)
+            .then(|| self.telegram())
+            .transpose()?;
+        let discord = chain
+            .contains(&ProviderName::Discord)
+            .then(|| self.discord())
+            .transpose()?;
         Ok(Plan {
             chain,
             timeout,
@@ -266,27 +307,43 @@ impl Settings {
     }
 
     fn fail(&self, span: std::ops::Range<usize>, key: &str, message: String) -> ConfigError {
-        ConfigError::new(message).at(Some(line_of(&self.text, span.start)), key).in_file(self.path.as_deref())
+        ConfigError::new(message)
+            .at(Some(line_of(&self.text, span.start)), key)
+            .in_file(self.path.as_deref())
     }
 
     fn missing_section(&self, section: &str) -> ConfigError {
-        let line = self.raw.default_provider.as_ref().map(|v| line_of(&self.text, v.span().start));
+        let line = self
+            .raw
+            .default_provider
+            .as_ref()
+            .map(|v| line_of(&self.text, v.span().start));
         let message = match &self.path {
-            Some(_) => format!("the {section} provider is used but the [{section}] section is missing"),
+            Some(_) => {
+                format!("the {section} provider is used but the [{section}] section is missing")
+            }
             None => format!(
                 "the {section} provider needs a config file with a [{section}] section \
                  (run `openfeedback init`, or pass --config)"
             ),
         };
-        ConfigError::new(message).at(line, section).in_file(self.path.as_deref())
+        ConfigError::new(message)
+            .at(line, section)
+            .in_file(self.path.as_deref())
     }
 
     fn telegram(&self) -> Result<TelegramSettings, ConfigError> {
         let Some(section) = &self.raw.telegram else {
             return Err(self.missing_section("telegram"));
         };
-        let RawTelegram { bot_token, chat_id, trusted_user_ids, allow_any_member, api_base, message_thread_id } =
-            section.get_ref();
+        let RawTelegram {
+            bot_token,
+            chat_id,
+            trusted_user_ids,
+            allow_any_member,
+            api_base,
+            message_thread_id,
+        } = section.get_ref();
         let token = self.token(
             self.telegram_token_env.as_deref(),
             bot_token.as_ref(),
@@ -296,16 +353,27 @@ impl Settings {
         )?;
         if token.expose().contains('/') || token.expose().chars().any(char::is_whitespace) {
             let span = bot_token.as_ref().map_or(section.span(), Spanned::span);
-            return Err(self.fail(span, "telegram.bot_token", "is not a bot token (it contains '/' or spaces)".into()));
+            return Err(self.fail(
+                span,
+                "telegram.bot_token",
+                "is not a bot token (it contains '/' or spaces)".into(),
+            ));
         }
         let chat_id = match chat_id {
             Some(v) if *v.get_ref() != 0 => *v.get_ref(),
             Some(v) => {
-                return Err(self.fail(v.span(), "telegram.chat_id", "must be set to your chat's id, not 0 (see README: finding the chat id)".into()));
+                return Err(self.fail(
+                    v.span(),
+                    "telegram.chat_id",
+                    "must be set to your chat's id, not 0 (see README: finding the chat id)".into(),
+                ));
             }
             None => return Err(self.fail(section.span(), "telegram.chat_id", "is missing".into())),
         };
-        let listed = trusted_user_ids.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default();
+        let listed = trusted_user_ids
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_default();
         let trusted = if allow_any_member == &Some(true) {
             TrustedUsers::Anyone
         } else if !listed.is_empty() {
@@ -314,7 +382,9 @@ impl Settings {
             // A private chat with the bot: its only human is the user whose id is the chat id.
             TrustedUsers::Only(vec![chat_id])
         } else {
-            let span = trusted_user_ids.as_ref().map_or(section.span(), Spanned::span);
+            let span = trusted_user_ids
+                .as_ref()
+                .map_or(section.span(), Spanned::span);
             return Err(self.fail(
                 span,
                 "telegram.trusted_user_ids",
@@ -327,15 +397,28 @@ impl Settings {
             Some(v) => http_base(v, "telegram.api_base", &|s, k, m| self.fail(s, k, m))?,
             None => TELEGRAM_API_BASE.to_owned(),
         };
-        Ok(TelegramSettings { token, chat_id, trusted, api_base, message_thread_id: *message_thread_id })
+        Ok(TelegramSettings {
+            token,
+            chat_id,
+            trusted,
+            api_base,
+            message_thread_id: *message_thread_id,
+        })
     }
 
     fn discord(&self) -> Result<DiscordSettings, ConfigError> {
         let Some(section) = &self.raw.discord else {
             return Err(self.missing_section("discord"));
         };
-        let RawDiscord { bot_token, application_id, channel_id, trusted_user_ids, allow_any_member, api_base, gateway_url } =
-            section.get_ref();
+        let RawDiscord {
+            bot_token,
+            application_id,
+            channel_id,
+            trusted_user_ids,
+            allow_any_member,
+            api_base,
+            gateway_url,
+        } = section.get_ref();
         let token = self.token(
             self.discord_token_env.as_deref(),
             bot_token.as_ref(),
@@ -350,7 +433,11 @@ impl Settings {
         let application_id = snowflake(application_id, "discord.application_id")?;
         let channel_id = snowflake(channel_id, "discord.channel_id")?;
         let listed = match trusted_user_ids {
-            Some(v) => v.get_ref().iter().map(|s| self.snowflake(s, v.span(), "discord.trusted_user_ids")).collect::<Result<Vec<_>, _>>()?,
+            Some(v) => v
+                .get_ref()
+                .iter()
+                .map(|s| self.snowflake(s, v.span(), "discord.trusted_user_ids"))
+                .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
         let trusted = if allow_any_member == &Some(true) {
@@ -358,7 +445,9 @@ impl Settings {
         } else if !listed.is_empty() {
             TrustedUsers::Only(listed)
         } else {
-            let span = trusted_user_ids.as_ref().map_or(section.span(), Spanned::span);
+            let span = trusted_user_ids
+                .as_ref()
+                .map_or(section.span(), Spanned::span);
             return Err(self.fail(
                 span,
                 "discord.trusted_user_ids",
@@ -375,10 +464,23 @@ impl Settings {
             Some(v) if v.get_ref().starts_with("ws://") || v.get_ref().starts_with("wss://") => {
                 Some(v.get_ref().trim_end_matches('/').to_owned())
             }
-            Some(v) => return Err(self.fail(v.span(), "discord.gateway_url", "must start with ws:// or wss://".into())),
+            Some(v) => {
+                return Err(self.fail(
+                    v.span(),
+                    "discord.gateway_url",
+                    "must start with ws:// or wss://".into(),
+                ));
+            }
             None => None,
         };
-        Ok(DiscordSettings { token, application_id, channel_id, trusted, api_base, gateway_url })
+        Ok(DiscordSettings {
+            token,
+            application_id,
+            channel_id,
+            trusted,
+            api_base,
+            gateway_url,
+        })
     }
 
     fn token(
@@ -396,21 +498,63 @@ impl Settings {
             Some(v) if v.get_ref().trim() == PLACEHOLDER_TOKEN => Err(self.fail(
                 v.span(),
                 key,
-                format!("is still the template placeholder: put your bot token here or in {env_name}"),
+                format!(
+                    "is still the template placeholder: put your bot token here or in {env_name}"
+                ),
             )),
             Some(v) if !v.get_ref().trim().is_empty() => Ok(Secret::new(v.get_ref().trim())),
-            Some(v) => Err(self.fail(v.span(), key, format!("is empty: set it, or set {env_name}"))),
-            None => Err(self.fail(section, key, format!("is missing: set it, or set {env_name}"))),
+            Some(v) => Err(self.fail(
+                v.span(),
+                key,
+                format!("is empty: set it, or set {env_name}"),
+            )),
+            None => Err(self.fail(
+                section,
+                key,
+                format!("is missing: set it, or set {env_name}"),
+            )),
         }
     }
 
-    fn snowflake(&self, raw: &RawSnowflake, span: std::ops::Range<usize>, key: &str) -> Result<Snowflake, ConfigError> {
+    fn snowflake(
+        &self,
+        raw: &RawSnowflake,
+        span: std::ops::Range<usize>,
+        key: &str,
+    ) -> Result<Snowflake, ConfigError> {
         let digits = raw.digits();
-        if digits.is_empty() || digits == "0" || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.parse::<u64>().is_err() {
+        if digits.is_empty()
+            || digits == "0"
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.parse::<u64>().is_err()
+        {
             return Err(self.fail(span, key, format!("{digits:?} is not a Discord id (a number in quotes, e.g. \"1234567890123456789\")")));
         }
         Ok(Snowflake(digits))
     }
+}
+
+/// The dotted key assigned on `line` (1-based), if the line is a `key = value` line.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (key, _) = lines.get(line - 1)?.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return None;
+    }
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')))
+        .map(|t| t.trim().to_owned());
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_owned(),
+    })
 }
 
 fn http_base(
@@ -420,7 +564,11 @@ fn http_base(
 ) -> Result<String, ConfigError> {
     let v = value.get_ref().trim();
     if !(v.starts_with("http://") || v.starts_with("https://")) {
-        return Err(fail(value.span(), key, format!("{v:?} must start with http:// or https://")));
+        return Err(fail(
+            value.span(),
+            key,
+            format!("{v:?} must start with http:// or https://"),
+        ));
     }
     Ok(v.trim_end_matches('/').to_owned())
 }

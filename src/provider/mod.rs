@@ -29,8 +29,11 @@ pub enum ProviderName {
 }
 
 impl ProviderName {
-    pub const ALL: [ProviderName; 3] =
-        [ProviderName::Telegram, ProviderName::Discord, ProviderName::Web];
+    pub const ALL: [ProviderName; 3] = [
+        ProviderName::Telegram,
+        ProviderName::Discord,
+        ProviderName::Web,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,7 +75,11 @@ pub struct ProviderError {
 
 impl ProviderError {
     pub fn new(provider: ProviderName, message: impl Into<String>, permanent: bool) -> Self {
-        ProviderError { provider, message: message.into(), permanent }
+        ProviderError {
+            provider,
+            message: message.into(),
+            permanent,
+        }
     }
 }
 
@@ -138,8 +145,15 @@ impl Ticket {
         let (events_tx, events_rx) = mpsc::channel(8);
         let (close_tx, close_rx) = mpsc::channel(1);
         (
-            Ticket { events: events_rx, close: close_tx, closed: false },
-            TicketHandle { events: events_tx, close: close_rx },
+            Ticket {
+                events: events_rx,
+                close: close_tx,
+                closed: false,
+            },
+            TicketHandle {
+                events: events_tx,
+                close: close_rx,
+            },
         )
     }
 

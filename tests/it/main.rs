@@ -1,0 +1,5 @@
+//! The integration suite: one test binary that runs the real `openfeedback` against fakes.
+
+mod support;
+
+mod cli;

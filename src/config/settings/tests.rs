@@ -6,7 +6,9 @@ fn parse(text: &str) -> Result<Settings, ConfigError> {
 
 fn parse_env(text: &str, token: &str) -> Result<Settings, ConfigError> {
     let token = token.to_owned();
-    Settings::parse(Some(Path::new("/cfg/config.toml")), text, &move |name| (name == TELEGRAM_TOKEN_ENV).then(|| token.clone()))
+    Settings::parse(Some(Path::new("/cfg/config.toml")), text, &move |name| {
+        (name == TELEGRAM_TOKEN_ENV).then(|| token.clone())
+    })
 }
 
 const V03: &str = r#"default_provider = "telegram"
@@ -38,10 +40,20 @@ fn a_v03_config_loads_and_plans() {
 
 #[test]
 fn unknown_keys_name_the_key_and_line() {
-    let err = parse("default_provider = \"telegram\"\ntimeout = 5\n").err().unwrap();
+    let err = parse("default_provider = \"telegram\"\ntimeout = 5\n")
+        .err()
+        .unwrap();
     assert_eq!(err.line, Some(2));
-    assert!(err.message.contains("unknown field `timeout`"), "{}", err.message);
-    assert!(err.to_string().starts_with("config error in /cfg/config.toml:2"), "{err}");
+    assert!(
+        err.message.contains("unknown field `timeout`"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.to_string()
+            .starts_with("config error in /cfg/config.toml:2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -52,7 +64,11 @@ fn wrong_types_name_the_line() {
 
 #[test]
 fn chat_id_zero_is_refused_with_its_line() {
-    let err = parse(&V03.replace("chat_id = 42", "chat_id = 0")).unwrap().plan(None, None).err().unwrap();
+    let err = parse(&V03.replace("chat_id = 42", "chat_id = 0"))
+        .unwrap()
+        .plan(None, None)
+        .err()
+        .unwrap();
     assert_eq!(err.key.as_deref(), Some("telegram.chat_id"));
     assert_eq!(err.line, Some(8));
 }
@@ -62,20 +78,29 @@ fn a_group_without_trusted_users_is_refused_unless_opted_in() {
     let group = V03.replace("chat_id = 42", "chat_id = -100123");
     let err = parse(&group).unwrap().plan(None, None).err().unwrap();
     assert_eq!(err.key.as_deref(), Some("telegram.trusted_user_ids"));
-    let opted = group.replace("trusted_user_ids = []", "trusted_user_ids = []\nallow_any_member = true");
+    let opted = group.replace(
+        "trusted_user_ids = []",
+        "trusted_user_ids = []\nallow_any_member = true",
+    );
     let plan = parse(&opted).unwrap().plan(None, None).unwrap();
     assert_eq!(plan.telegram.unwrap().trusted, TrustedUsers::Anyone);
 }
 
 #[test]
 fn bad_locale_names_the_line() {
-    let err = parse(&V03.replace("locale = \"en\"", "locale = \"fr\"")).err().unwrap();
+    let err = parse(&V03.replace("locale = \"en\"", "locale = \"fr\""))
+        .err()
+        .unwrap();
     assert_eq!((err.key.as_deref(), err.line), (Some("locale"), Some(4)));
 }
 
 #[test]
 fn missing_section_for_the_chosen_provider() {
-    let err = parse("default_provider = \"discord\"\n").unwrap().plan(None, None).err().unwrap();
+    let err = parse("default_provider = \"discord\"\n")
+        .unwrap()
+        .plan(None, None)
+        .err()
+        .unwrap();
     assert_eq!(err.key.as_deref(), Some("discord"));
     assert!(err.message.contains("[discord] section is missing"));
 }
@@ -84,26 +109,43 @@ fn missing_section_for_the_chosen_provider() {
 fn the_token_can_come_from_the_environment() {
     let text = V03.replace("bot_token = \"123:abc\"\n", "");
     assert!(parse(&text).unwrap().plan(None, None).is_err());
-    let plan = parse_env(&text, "999:zzz").unwrap().plan(None, None).unwrap();
+    let plan = parse_env(&text, "999:zzz")
+        .unwrap()
+        .plan(None, None)
+        .unwrap();
     assert_eq!(plan.telegram.unwrap().token.expose(), "999:zzz");
 }
 
 #[test]
 fn the_template_placeholder_is_refused() {
-    let err = parse(&V03.replace("123:abc", "YOUR_BOT_TOKEN")).unwrap().plan(None, None).err().unwrap();
+    let err = parse(&V03.replace("123:abc", "YOUR_BOT_TOKEN"))
+        .unwrap()
+        .plan(None, None)
+        .err()
+        .unwrap();
     assert!(err.message.contains("placeholder"));
 }
 
 #[test]
 fn escalation_is_checked_against_the_effective_timeout() {
-    let text = V03.replace("locale = \"en\"", "locale = \"en\"\nfailover_provider = \"web\"\nescalate_after_secs = 1800");
+    let text = V03.replace(
+        "locale = \"en\"",
+        "locale = \"en\"\nfailover_provider = \"web\"\nescalate_after_secs = 1800",
+    );
     let settings = parse(&text).unwrap();
     assert!(settings.plan(None, None).is_ok());
-    let err = settings.plan(None, Some(Duration::from_secs(600))).err().unwrap();
+    let err = settings
+        .plan(None, Some(Duration::from_secs(600)))
+        .err()
+        .unwrap();
     assert_eq!(err.key.as_deref(), Some("escalate_after_secs"));
     assert!(err.message.contains("600s"), "{}", err.message);
     // --provider means that provider alone: no escalation to check.
-    assert!(settings.plan(Some(ProviderName::Telegram), Some(Duration::from_secs(600))).is_ok());
+    assert!(
+        settings
+            .plan(Some(ProviderName::Telegram), Some(Duration::from_secs(600)))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -112,7 +154,13 @@ fn discord_ids_accept_strings_and_old_integers() {
     let plan = parse(text).unwrap().plan(None, None).unwrap();
     let dc = plan.discord.unwrap();
     assert_eq!(dc.application_id, Snowflake("1234567890123456789".into()));
-    assert_eq!(dc.trusted, TrustedUsers::Only(vec![Snowflake("999999999999999999".into()), Snowflake("18446744073709551615".into())]));
+    assert_eq!(
+        dc.trusted,
+        TrustedUsers::Only(vec![
+            Snowflake("999999999999999999".into()),
+            Snowflake("18446744073709551615".into())
+        ])
+    );
 }
 
 #[test]

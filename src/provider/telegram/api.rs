@@ -29,15 +29,23 @@ impl ApiError {
         match self {
             ApiError::RateLimited(d) => format!("rate limited for {}s", d.as_secs()),
             ApiError::Conflict(d) => d.clone(),
-            ApiError::Rejected { status, description } => format!("{description} (HTTP {status})"),
+            ApiError::Rejected {
+                status,
+                description,
+            } => format!("{description} (HTTP {status})"),
             ApiError::Transient(m) => m.clone(),
         }
     }
 
     /// True when the bot's configuration is wrong (token, chat) rather than the call.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, ApiError::Rejected { status: 401 | 403 | 404, .. })
-            || matches!(self, ApiError::Rejected { description, .. } if description.contains("chat not found"))
+        matches!(
+            self,
+            ApiError::Rejected {
+                status: 401 | 403 | 404,
+                ..
+            }
+        ) || matches!(self, ApiError::Rejected { description, .. } if description.contains("chat not found"))
     }
 }
 
@@ -49,11 +57,20 @@ pub struct Api {
 
 impl Api {
     pub fn new(http: reqwest::Client, base: &str, token: Secret) -> Self {
-        Api { http, base: base.to_owned(), token }
+        Api {
+            http,
+            base: base.to_owned(),
+            token,
+        }
     }
 
     /// Call `method` once. `wait` is the HTTP timeout (long polls need more than their `timeout`).
-    pub async fn call<T: DeserializeOwned>(&self, method: &str, params: &Value, wait: Duration) -> Result<T, ApiError> {
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &Value,
+        wait: Duration,
+    ) -> Result<T, ApiError> {
         let url = format!("{}/bot{}/{method}", self.base, self.token.expose());
         let response = self
             .http
@@ -72,23 +89,42 @@ impl Api {
         let body: Value = match response.json().await {
             Ok(body) => body,
             Err(_) if status >= 500 => return Err(ApiError::Transient(format!("HTTP {status}"))),
-            Err(e) => return Err(ApiError::Transient(self.redact(&format!("HTTP {status}: unreadable answer: {}", e.without_url())))),
+            Err(e) => {
+                return Err(ApiError::Transient(self.redact(&format!(
+                    "HTTP {status}: unreadable answer: {}",
+                    e.without_url()
+                ))));
+            }
         };
         if body.get("ok") == Some(&Value::Bool(true)) {
             let result = body.get("result").cloned().unwrap_or(Value::Null);
             return serde_json::from_value(result)
                 .map_err(|e| ApiError::Transient(format!("unexpected {method} result: {e}")));
         }
-        let description = self.redact(body.get("description").and_then(Value::as_str).unwrap_or("no description"));
-        let code = body.get("error_code").and_then(Value::as_u64).map_or(status, |c| u16::try_from(c).unwrap_or(status));
+        let description = self.redact(
+            body.get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("no description"),
+        );
+        let code = body
+            .get("error_code")
+            .and_then(Value::as_u64)
+            .map_or(status, |c| u16::try_from(c).unwrap_or(status));
         Err(match code {
             429 => {
-                let secs = body.pointer("/parameters/retry_after").and_then(Value::as_u64).or(header_retry).unwrap_or(1);
+                let secs = body
+                    .pointer("/parameters/retry_after")
+                    .and_then(Value::as_u64)
+                    .or(header_retry)
+                    .unwrap_or(1);
                 ApiError::RateLimited(Duration::from_secs(secs.max(1)))
             }
             409 => ApiError::Conflict(description),
             c if c >= 500 => ApiError::Transient(format!("{description} (HTTP {c})")),
-            c => ApiError::Rejected { status: c, description },
+            c => ApiError::Rejected {
+                status: c,
+                description,
+            },
         })
     }
 
@@ -103,7 +139,9 @@ impl Api {
     ) -> Result<T, ApiError> {
         let mut backoff = Backoff::default();
         loop {
-            let wait = until.saturating_duration_since(Instant::now()).clamp(Duration::from_secs(1), Duration::from_secs(30));
+            let wait = until
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_secs(1), Duration::from_secs(30));
             let error = match self.call(method, params, wait).await {
                 Ok(value) => return Ok(value),
                 Err(e @ (ApiError::Rejected { .. } | ApiError::Conflict(_))) => return Err(e),

@@ -25,7 +25,9 @@ use self::updates::{CallbackQuery, Message, Update, callback_data, parse_callbac
 use crate::answer::Person;
 use crate::config::TelegramSettings;
 use crate::i18n::{Locale, Messages, fill};
-use crate::provider::{Closing, Provider, ProviderError, ProviderName, Reply, Ticket, TicketEvent, TicketHandle};
+use crate::provider::{
+    Closing, Provider, ProviderError, ProviderName, Reply, Ticket, TicketEvent, TicketHandle,
+};
 use crate::request::{Request, RequestId, Verdict};
 
 const POLL_SECS: u64 = 30;
@@ -40,7 +42,14 @@ pub struct Telegram {
 impl Telegram {
     pub fn new(http: reqwest::Client, settings: TelegramSettings, locale: Locale) -> Self {
         let api = Api::new(http, &settings.api_base, settings.token.clone());
-        let bot = Arc::new(Bot { api, settings, text: locale.messages(), routes: Mutex::default(), wake: Notify::new(), polling: Mutex::new(false) });
+        let bot = Arc::new(Bot {
+            api,
+            settings,
+            text: locale.messages(),
+            routes: Mutex::default(),
+            wake: Notify::new(),
+            polling: Mutex::new(false),
+        });
         Telegram { bot }
     }
 }
@@ -80,7 +89,10 @@ enum Route {
 }
 
 enum Inbound {
-    Click { query: CallbackQuery, choice: String },
+    Click {
+        query: CallbackQuery,
+        choice: String,
+    },
     Reply(Message),
     Trouble(ApiError),
 }
@@ -95,17 +107,33 @@ impl Bot {
     }
 
     fn error(&self, error: &ApiError) -> ProviderError {
-        ProviderError::new(ProviderName::Telegram, error.describe(), error.is_permanent())
+        ProviderError::new(
+            ProviderName::Telegram,
+            error.describe(),
+            error.is_permanent(),
+        )
     }
 
     fn has_live_routes(&self) -> bool {
-        self.routes.lock().expect("routes").by_request.values().any(|r| matches!(r, Route::Live(_)))
+        self.routes
+            .lock()
+            .expect("routes")
+            .by_request
+            .values()
+            .any(|r| matches!(r, Route::Live(_)))
     }
 
     async fn answer_callback(&self, id: &str, text: &str) {
         let params = json!({"callback_query_id": id, "text": text});
-        if let Err(e) = self.api.call::<Value>("answerCallbackQuery", &params, Duration::from_secs(10)).await {
-            crate::log::warn(&format!("telegram: answerCallbackQuery failed: {}", e.describe()));
+        if let Err(e) = self
+            .api
+            .call::<Value>("answerCallbackQuery", &params, Duration::from_secs(10))
+            .await
+        {
+            crate::log::warn(&format!(
+                "telegram: answerCallbackQuery failed: {}",
+                e.describe()
+            ));
         }
     }
 
@@ -118,8 +146,15 @@ impl Bot {
     }
 
     async fn dispatch_click(&self, query: CallbackQuery) {
-        let in_our_chat = query.message.as_ref().is_some_and(|m| m.chat.id == self.settings.chat_id);
-        let parsed = query.data.as_deref().and_then(parse_callback_data).filter(|_| in_our_chat);
+        let in_our_chat = query
+            .message
+            .as_ref()
+            .is_some_and(|m| m.chat.id == self.settings.chat_id);
+        let parsed = query
+            .data
+            .as_deref()
+            .and_then(parse_callback_data)
+            .filter(|_| in_our_chat);
         let Some((request, choice)) = parsed else {
             return self.answer_callback(&query.id, self.text.expired).await;
         };
@@ -144,13 +179,21 @@ impl Bot {
     }
 
     async fn dispatch_message(&self, message: Message) {
-        if message.chat.id != self.settings.chat_id || message.from.as_ref().is_none_or(|u| u.is_bot) {
+        if message.chat.id != self.settings.chat_id
+            || message.from.as_ref().is_none_or(|u| u.is_bot)
+        {
             return;
         }
-        let Some(replied) = message.reply_to_message.as_ref().map(|m| m.message_id) else { return };
+        let Some(replied) = message.reply_to_message.as_ref().map(|m| m.message_id) else {
+            return;
+        };
         let tx = {
             let routes = self.routes.lock().expect("routes");
-            match routes.by_message.get(&replied).and_then(|id| routes.by_request.get(id)) {
+            match routes
+                .by_message
+                .get(&replied)
+                .and_then(|id| routes.by_request.get(id))
+            {
                 Some(Route::Live(tx)) => tx.clone(),
                 _ => return,
             }
@@ -178,12 +221,17 @@ async fn poll(bot: Arc<Bot>) {
             bot.wake.notified().await;
             continue;
         }
-        let mut params = json!({"timeout": POLL_SECS, "allowed_updates": ["message", "callback_query"]});
+        let mut params =
+            json!({"timeout": POLL_SECS, "allowed_updates": ["message", "callback_query"]});
         if let Some(offset) = offset {
             params["offset"] = json!(offset);
         }
         let wait = Duration::from_secs(POLL_SECS + 10);
-        match bot.api.call::<Vec<Update>>("getUpdates", &params, wait).await {
+        match bot
+            .api
+            .call::<Vec<Update>>("getUpdates", &params, wait)
+            .await
+        {
             Ok(updates) => {
                 backoff.reset();
                 for update in updates {
@@ -194,7 +242,10 @@ async fn poll(bot: Arc<Bot>) {
             }
             Err(ApiError::RateLimited(pause)) => tokio::time::sleep(pause).await,
             Err(error) => {
-                crate::log::warn(&format!("telegram: getUpdates failed: {}", error.describe()));
+                crate::log::warn(&format!(
+                    "telegram: getUpdates failed: {}",
+                    error.describe()
+                ));
                 bot.tell_all(&error);
                 tokio::time::sleep(backoff.next()).await;
             }
@@ -206,7 +257,12 @@ async fn poll(bot: Arc<Bot>) {
 enum Phase {
     Waiting,
     /// Rejected by `by`; waiting for a reason as a reply to the prompt or to the request.
-    Reason { by: Person, choice: String, prompt: i64, until: Instant },
+    Reason {
+        by: Person,
+        choice: String,
+        prompt: i64,
+        until: Instant,
+    },
 }
 
 struct Posted {
@@ -224,7 +280,11 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
     let params = send_params(&bot, &request);
     let trouble_events = events.clone();
     let mut on_trouble = move |e: &ApiError| {
-        let _ = trouble_events.try_send(TicketEvent::Trouble(ProviderError::new(ProviderName::Telegram, e.describe(), false)));
+        let _ = trouble_events.try_send(TicketEvent::Trouble(ProviderError::new(
+            ProviderName::Telegram,
+            e.describe(),
+            false,
+        )));
     };
     let sent = tokio::select! {
         sent = bot.api.call_until::<Message>("sendMessage", &params, deadline, &mut on_trouble) => sent,
@@ -237,23 +297,35 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
         Ok(message) => message.message_id,
         Err(error) => {
             let _ = events.send(TicketEvent::Failed(bot.error(&error))).await;
-            if let Some((_, done)) = close.recv().await { let _ = done.send(()); }
+            if let Some((_, done)) = close.recv().await {
+                let _ = done.send(());
+            }
             return;
         }
     };
     {
         let mut routes = bot.routes.lock().expect("routes");
-        routes.by_request.insert(request.id.clone(), Route::Live(tx));
+        routes
+            .by_request
+            .insert(request.id.clone(), Route::Live(tx));
         routes.by_message.insert(message_id, request.id.clone());
     }
     bot.wake.notify_one();
     let _ = events.send(TicketEvent::Posted).await;
 
-    let mut ticket = Posted { bot: bot.clone(), request: request.clone(), message_id, status: Vec::new() };
+    let mut ticket = Posted {
+        bot: bot.clone(),
+        request: request.clone(),
+        message_id,
+        status: Vec::new(),
+    };
     let mut phase = Phase::Waiting;
     let mut answered = false;
     loop {
-        let reason_deadline = match &phase { Phase::Reason { until, .. } => Some(*until), Phase::Waiting => None };
+        let reason_deadline = match &phase {
+            Phase::Reason { until, .. } => Some(*until),
+            Phase::Waiting => None,
+        };
         tokio::select! {
             Some(inbound) = inbox.recv(), if !answered => {
                 let next = ticket.handle(inbound, phase, &events).await;
@@ -297,11 +369,18 @@ enum Step {
 }
 
 impl Posted {
-    async fn handle(&mut self, inbound: Inbound, phase: Phase, events: &mpsc::Sender<TicketEvent>) -> Step {
+    async fn handle(
+        &mut self,
+        inbound: Inbound,
+        phase: Phase,
+        events: &mpsc::Sender<TicketEvent>,
+    ) -> Step {
         let text = self.bot.text;
         match (inbound, phase) {
             (Inbound::Trouble(error), phase) => {
-                let _ = events.send(TicketEvent::Trouble(self.bot.error(&error))).await;
+                let _ = events
+                    .send(TicketEvent::Trouble(self.bot.error(&error)))
+                    .await;
                 Step::Continue(phase)
             }
             (Inbound::Click { query, choice }, Phase::Waiting) => {
@@ -322,15 +401,27 @@ impl Posted {
                 self.bot.answer_callback(&query.id, toast).await;
                 self.status.push(decided_line(text, &picked, &by));
                 self.edit().await;
-                let asks_reason = picked.verdict == Verdict::Reject && picked.asks_reason && !self.request.reject_feedback_timeout.is_zero();
+                let asks_reason = picked.verdict == Verdict::Reject
+                    && picked.asks_reason
+                    && !self.request.reject_feedback_timeout.is_zero();
                 if asks_reason {
                     if let Some(prompt) = self.ask_reason().await {
                         let _ = events.send(TicketEvent::Holding).await;
                         let until = Instant::now() + self.request.reject_feedback_timeout;
-                        return Step::Continue(Phase::Reason { by, choice: picked.id, prompt, until });
+                        return Step::Continue(Phase::Reason {
+                            by,
+                            choice: picked.id,
+                            prompt,
+                            until,
+                        });
                     }
                 }
-                let reply = Reply { choice: picked.id, verdict: picked.verdict, by, feedback: None };
+                let reply = Reply {
+                    choice: picked.id,
+                    verdict: picked.verdict,
+                    by,
+                    feedback: None,
+                };
                 let _ = events.send(TicketEvent::Answered(reply)).await;
                 Step::Answered
             }
@@ -343,22 +434,54 @@ impl Posted {
                     return Step::Continue(Phase::Waiting);
                 };
                 let approve = crate::request::Choice::APPROVE;
-                let label = self.request.choice(approve).map_or_else(|| text.approve.to_owned(), |c| c.label.clone());
-                let picked = crate::request::Choice { id: approve.into(), label, verdict: Verdict::Approve, asks_reason: false };
+                let label = self
+                    .request
+                    .choice(approve)
+                    .map_or_else(|| text.approve.to_owned(), |c| c.label.clone());
+                let picked = crate::request::Choice {
+                    id: approve.into(),
+                    label,
+                    verdict: Verdict::Approve,
+                    asks_reason: false,
+                };
                 self.status.push(decided_line(text, &picked, &by));
                 self.status.push(quote(text.note, &note));
                 self.edit().await;
-                let reply = Reply { choice: approve.into(), verdict: Verdict::Approve, by, feedback: Some(note) };
+                let reply = Reply {
+                    choice: approve.into(),
+                    verdict: Verdict::Approve,
+                    by,
+                    feedback: Some(note),
+                };
                 let _ = events.send(TicketEvent::Answered(reply)).await;
                 Step::Answered
             }
-            (Inbound::Reply(message), Phase::Reason { by, choice, prompt, until }) => {
-                let Some((_, reason)) = self.trusted_text(&message, &[prompt, self.message_id]) else {
-                    return Step::Continue(Phase::Reason { by, choice, prompt, until });
+            (
+                Inbound::Reply(message),
+                Phase::Reason {
+                    by,
+                    choice,
+                    prompt,
+                    until,
+                },
+            ) => {
+                let Some((_, reason)) = self.trusted_text(&message, &[prompt, self.message_id])
+                else {
+                    return Step::Continue(Phase::Reason {
+                        by,
+                        choice,
+                        prompt,
+                        until,
+                    });
                 };
                 self.status.push(quote(text.reason, &reason));
                 self.edit().await;
-                let reply = Reply { choice, verdict: Verdict::Reject, by, feedback: Some(reason) };
+                let reply = Reply {
+                    choice,
+                    verdict: Verdict::Reject,
+                    by,
+                    feedback: Some(reason),
+                };
                 let _ = events.send(TicketEvent::Answered(reply)).await;
                 Step::Answered
             }
@@ -370,14 +493,19 @@ impl Posted {
         let from = message.from.as_ref()?;
         let replied = message.reply_to_message.as_ref()?.message_id;
         let text = message.text.as_deref()?.trim();
-        (targets.contains(&replied) && self.bot.settings.trusted.allows(&from.id) && !text.is_empty())
-            .then(|| (person(from), text.to_owned()))
+        (targets.contains(&replied)
+            && self.bot.settings.trusted.allows(&from.id)
+            && !text.is_empty())
+        .then(|| (person(from), text.to_owned()))
     }
 
     async fn ask_reason(&self) -> Option<i64> {
         let text = self.bot.text;
         let seconds = self.request.reject_feedback_timeout.as_secs().to_string();
-        let prompt = fill(text.reason_prompt, &[("title", &self.request.title), ("seconds", &seconds)]);
+        let prompt = fill(
+            text.reason_prompt,
+            &[("title", &self.request.title), ("seconds", &seconds)],
+        );
         let mut params = json!({
             "chat_id": self.bot.settings.chat_id,
             "text": render::cut_end(&prompt, 1000, text.truncated),
@@ -388,14 +516,24 @@ impl Posted {
             params["message_thread_id"] = json!(thread);
         }
         let until = Instant::now() + WITHDRAW_PATIENCE;
-        match self.bot.api.call_until::<Message>("sendMessage", &params, until, &mut |_| {}).await {
+        match self
+            .bot
+            .api
+            .call_until::<Message>("sendMessage", &params, until, &mut |_| {})
+            .await
+        {
             Ok(message) => {
                 let mut routes = self.bot.routes.lock().expect("routes");
-                routes.by_message.insert(message.message_id, self.request.id.clone());
+                routes
+                    .by_message
+                    .insert(message.message_id, self.request.id.clone());
                 Some(message.message_id)
             }
             Err(e) => {
-                crate::log::warn(&format!("telegram: could not ask for a reason: {}", e.describe()));
+                crate::log::warn(&format!(
+                    "telegram: could not ask for a reason: {}",
+                    e.describe()
+                ));
                 None
             }
         }
@@ -406,9 +544,18 @@ impl Posted {
         let html = render::with_status(&self.request, self.bot.text, &self.status);
         let params = json!({"chat_id": self.bot.settings.chat_id, "message_id": self.message_id, "text": html, "parse_mode": "HTML"});
         let until = Instant::now() + WITHDRAW_PATIENCE;
-        match self.bot.api.call_until::<Value>("editMessageText", &params, until, &mut |_| {}).await {
-            Err(ApiError::Rejected { description, .. }) if description.contains("message is not modified") => {}
-            Err(e) => crate::log::warn(&format!("telegram: could not update the message: {}", e.describe())),
+        match self
+            .bot
+            .api
+            .call_until::<Value>("editMessageText", &params, until, &mut |_| {})
+            .await
+        {
+            Err(ApiError::Rejected { description, .. })
+                if description.contains("message is not modified") => {}
+            Err(e) => crate::log::warn(&format!(
+                "telegram: could not update the message: {}",
+                e.describe()
+            )),
             Ok(_) => {}
         }
     }
@@ -419,13 +566,28 @@ impl Posted {
         let time = crate::i18n::clock(std::time::SystemTime::now());
         let (line, late) = match why {
             Closing::Done => return text.expired.to_owned(),
-            Closing::TimedOut => (fill(text.timed_out, &[("time", &time)]), text.expired.to_owned()),
-            Closing::Cancelled => (fill(text.cancelled, &[("time", &time)]), text.expired.to_owned()),
+            Closing::TimedOut => (
+                fill(text.timed_out, &[("time", &time)]),
+                text.expired.to_owned(),
+            ),
+            Closing::Cancelled => (
+                fill(text.cancelled, &[("time", &time)]),
+                text.expired.to_owned(),
+            ),
             Closing::Escalated { to } => {
                 let provider = to.display_name();
-                (fill(text.escalated, &[("provider", provider), ("time", &time)]), fill(text.moved, &[("provider", provider)]))
+                (
+                    fill(text.escalated, &[("provider", provider), ("time", &time)]),
+                    fill(text.moved, &[("provider", provider)]),
+                )
             }
-            Closing::AnsweredElsewhere { place } => (fill(text.answered_elsewhere, &[("place", place), ("time", &time)]), text.expired.to_owned()),
+            Closing::AnsweredElsewhere { place } => (
+                fill(
+                    text.answered_elsewhere,
+                    &[("place", place), ("time", &time)],
+                ),
+                text.expired.to_owned(),
+            ),
         };
         self.status.push(render::escape(&line));
         self.edit().await;
@@ -437,10 +599,9 @@ fn send_params(bot: &Bot, request: &Request) -> Value {
     let text = bot.text;
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let button = |c: &crate::request::Choice| json!({"text": c.label, "callback_data": callback_data(&request.id, &c.id)});
-    let (plain, extra): (Vec<_>, Vec<_>) = request
-        .choices
-        .iter()
-        .partition(|c| c.id == crate::request::Choice::APPROVE || c.id == crate::request::Choice::REJECT);
+    let (plain, extra): (Vec<_>, Vec<_>) = request.choices.iter().partition(|c| {
+        c.id == crate::request::Choice::APPROVE || c.id == crate::request::Choice::REJECT
+    });
     if !plain.is_empty() {
         rows.push(plain.into_iter().map(button).collect());
     }
@@ -459,15 +620,29 @@ fn send_params(bot: &Bot, request: &Request) -> Value {
 }
 
 fn person(user: &updates::User) -> Person {
-    Person { name: user.display_name(), id: user.id.to_string() }
+    Person {
+        name: user.display_name(),
+        id: user.id.to_string(),
+    }
 }
 
 fn decided_line(text: &Messages, choice: &crate::request::Choice, by: &Person) -> String {
     let time = crate::i18n::clock(std::time::SystemTime::now());
     let line = match (choice.verdict, choice.id.as_str()) {
-        (Verdict::Approve, crate::request::Choice::APPROVE) => fill(text.approved_by, &[("user", &by.name), ("time", &time)]),
-        (Verdict::Reject, crate::request::Choice::REJECT) => fill(text.rejected_by, &[("user", &by.name), ("time", &time)]),
-        _ => fill(text.chose_by, &[("choice", &choice.label), ("user", &by.name), ("time", &time)]),
+        (Verdict::Approve, crate::request::Choice::APPROVE) => {
+            fill(text.approved_by, &[("user", &by.name), ("time", &time)])
+        }
+        (Verdict::Reject, crate::request::Choice::REJECT) => {
+            fill(text.rejected_by, &[("user", &by.name), ("time", &time)])
+        }
+        _ => fill(
+            text.chose_by,
+            &[
+                ("choice", &choice.label),
+                ("user", &by.name),
+                ("time", &time),
+            ],
+        ),
     };
     format!("<b>{}</b>", render::escape(&line))
 }

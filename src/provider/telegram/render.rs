@@ -27,20 +27,32 @@ pub fn escape(text: &str) -> String {
 
 /// The message for `request`, without status lines.
 pub fn message(request: &Request, text: &Messages) -> String {
-    let mut footer = vec![fill(text.asked_from, &[("host", &request.origin.host), ("directory", &request.origin.directory)])];
+    let mut footer = vec![fill(
+        text.asked_from,
+        &[
+            ("host", &request.origin.host),
+            ("directory", &request.origin.directory),
+        ],
+    )];
     if let Some(label) = &request.origin.label {
         footer.push(fill(text.session, &[("label", label)]));
     }
-    footer.push(fill(text.answer_by, &[("deadline", &crate::i18n::clock(request.deadline()))]));
+    footer.push(fill(
+        text.answer_by,
+        &[("deadline", &crate::i18n::clock(request.deadline()))],
+    ));
     let title = cut_end(&request.title, 256, text.truncated);
-    let fixed = title.chars().count() + footer.iter().map(|l| l.chars().count() + 1).sum::<usize>() + 16;
+    let fixed =
+        title.chars().count() + footer.iter().map(|l| l.chars().count() + 1).sum::<usize>() + 16;
     let room = LIMIT.saturating_sub(STATUS_ROOM + fixed);
 
     let mut html = format!("🔔 <b>{}</b>\n", escape(&title));
     if !request.body.is_empty() {
         html.push('\n');
         match &request.body {
-            Body::Text(body) => html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated))),
+            Body::Text(body) => {
+                html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)))
+            }
             Body::Terminal(screen) => {
                 let shown = cut_top(screen.trim_end(), room, text.truncated);
                 html.push_str(&format!("<pre>{}</pre>", escape(&shown)));
@@ -49,7 +61,13 @@ pub fn message(request: &Request, text: &Messages) -> String {
         html.push('\n');
     }
     html.push('\n');
-    html.push_str(&footer.iter().map(|l| format!("<i>{}</i>", escape(l))).collect::<Vec<_>>().join("\n"));
+    html.push_str(
+        &footer
+            .iter()
+            .map(|l| format!("<i>{}</i>", escape(l)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     html
 }
 
@@ -86,7 +104,14 @@ pub fn cut_top(text: &str, limit: usize, marker: &str) -> String {
         if used + cost > budget {
             if kept.is_empty() {
                 // A single huge last line: keep its end.
-                let tail: String = line.chars().rev().take(budget).collect::<Vec<_>>().into_iter().rev().collect();
+                let tail: String = line
+                    .chars()
+                    .rev()
+                    .take(budget)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
                 return format!("{marker}\n{tail}");
             }
             break;
@@ -128,29 +153,61 @@ mod tests {
     use std::time::Duration;
 
     fn request(body: Body) -> Request {
-        let origin = Origin { host: "box".into(), directory: "~/src/app".into(), label: None };
-        Request::new("Deploy <prod> & more", body, origin, Duration::from_secs(60))
+        let origin = Origin {
+            host: "box".into(),
+            directory: "~/src/app".into(),
+            label: None,
+        };
+        Request::new(
+            "Deploy <prod> & more",
+            body,
+            origin,
+            Duration::from_secs(60),
+        )
     }
 
     #[test]
     fn escapes_title_and_body() {
-        let html = message(&request(Body::Text("a < b && c > d".into())), Locale::En.messages());
-        assert!(html.contains("<b>Deploy &lt;prod&gt; &amp; more</b>"), "{html}");
+        let html = message(
+            &request(Body::Text("a < b && c > d".into())),
+            Locale::En.messages(),
+        );
+        assert!(
+            html.contains("<b>Deploy &lt;prod&gt; &amp; more</b>"),
+            "{html}"
+        );
         assert!(html.contains("a &lt; b &amp;&amp; c &gt; d"), "{html}");
-        assert!(html.contains("<i>Asked from box in ~/src/app</i>"), "{html}");
+        assert!(
+            html.contains("<i>Asked from box in ~/src/app</i>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn terminal_context_goes_in_pre() {
-        let html = message(&request(Body::Terminal("$ rm -rf build\nRun? [y/n]".into())), Locale::En.messages());
-        assert!(html.contains("<pre>$ rm -rf build\nRun? [y/n]</pre>"), "{html}");
+        let html = message(
+            &request(Body::Terminal("$ rm -rf build\nRun? [y/n]".into())),
+            Locale::En.messages(),
+        );
+        assert!(
+            html.contains("<pre>$ rm -rf build\nRun? [y/n]</pre>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn long_terminal_context_keeps_the_prompt_line() {
-        let screen = (0..2000).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n") + "\nProceed? [y/N]";
+        let screen = (0..2000)
+            .map(|i| format!("line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\nProceed? [y/N]";
         let html = message(&request(Body::Terminal(screen)), Locale::En.messages());
-        assert!(visible_len(&html) <= LIMIT - STATUS_ROOM, "{}", visible_len(&html));
+        assert!(
+            visible_len(&html) <= LIMIT - STATUS_ROOM,
+            "{}",
+            visible_len(&html)
+        );
         assert!(html.contains("… (truncated)\n"));
         assert!(html.contains("Proceed? [y/N]</pre>"));
         assert!(!html.contains("line 0\n"));
@@ -158,7 +215,10 @@ mod tests {
 
     #[test]
     fn long_text_body_is_cut_at_the_end() {
-        let html = message(&request(Body::Text("x".repeat(10_000))), Locale::En.messages());
+        let html = message(
+            &request(Body::Text("x".repeat(10_000))),
+            Locale::En.messages(),
+        );
         assert!(visible_len(&html) <= LIMIT - STATUS_ROOM);
         assert!(html.contains("x\n… (truncated)"));
     }
