@@ -23,3 +23,4 @@ pub mod secret;
 pub mod send;
 pub mod signal;
 pub mod token;
+pub mod wrap;

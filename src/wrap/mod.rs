@@ -1,0 +1,3 @@
+//! `openfeedback wrap`: run an agent under a pseudo-terminal and answer its prompts remotely.
+
+pub mod prompt;
