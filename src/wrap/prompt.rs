@@ -79,3 +79,15 @@ pub trait AnswerPlan: Send {
     /// first call).
     fn next(&mut self, screen: &ScreenView) -> Step;
 }
+
+/// Recognises prompts on settled screens and plans their answers. The bridge owns edge
+/// detection (fire once per fingerprint, notice disappearance); a detector only looks.
+pub trait Detect: Send {
+    /// The prompt shown in the live bottom region of `screen`, if any.
+    fn detect(&mut self, screen: &ScreenView) -> Option<Prompt>;
+
+    /// The plan that answers `prompt` with the choice `choice` (an id from `prompt.choices`),
+    /// typing `feedback` where the choice takes it. Feedback is sanitised by the plan: no
+    /// control characters or escape sequences reach the agent, and it cannot submit extra lines.
+    fn plan(&self, prompt: &Prompt, choice: &str, feedback: Option<&str>) -> Box<dyn AnswerPlan>;
+}
