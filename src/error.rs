@@ -37,6 +37,8 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Patterns(#[from] crate::patterns::PatternError),
     #[error("cannot read body file {path}: {source}")]
     BodyFile {
         path: PathBuf,
@@ -65,6 +67,8 @@ impl Error {
         match self {
             Error::Usage(_) => code::USAGE,
             Error::Config(_) => code::CONFIG,
+            Error::Patterns(e) if e.is_usage() => code::USAGE,
+            Error::Patterns(_) => code::CONFIG,
             Error::BodyFile { .. } | Error::Data(_) => code::DATA,
             Error::Provider(_) => code::UNAVAILABLE,
             Error::Write { .. } | Error::Exists(_) => code::CANT_CREATE,

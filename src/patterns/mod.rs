@@ -62,6 +62,7 @@
 //! to write a file for a new agent.
 
 pub mod builtin;
+pub mod command;
 pub mod compile;
 mod format;
 pub mod replay;
