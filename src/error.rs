@@ -65,10 +65,9 @@ impl Error {
     /// The process exit code for this error. Never 0, 1 or 2.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) => code::USAGE,
-            Error::Config(_) => code::CONFIG,
             Error::Patterns(e) if e.is_usage() => code::USAGE,
-            Error::Patterns(_) => code::CONFIG,
+            Error::Usage(_) => code::USAGE,
+            Error::Config(_) | Error::Patterns(_) => code::CONFIG,
             Error::BodyFile { .. } | Error::Data(_) => code::DATA,
             Error::Provider(_) => code::UNAVAILABLE,
             Error::Write { .. } | Error::Exists(_) => code::CANT_CREATE,

@@ -170,9 +170,11 @@ pub struct PatternSet {
 }
 
 impl PatternSet {
-    /// Build from validated files (in load order) and select the active patterns.
+    /// Build from validated files (in load order) and select the active patterns. Errors: a
+    /// file that overrides another one's patterns under a different agent, or an `--agent`
+    /// that no file is for ([`PatternError::is_usage`]).
     pub fn new(files: Vec<PatternFile>, options: &LoadOptions) -> Result<PatternSet, PatternError> {
-        let files = merge(files);
+        let files = merge(files)?;
         let agent = match &options.agent {
             Some(name) => {
                 if !files.iter().any(|f| f.agent == *name) {
@@ -253,14 +255,27 @@ impl PatternSet {
 }
 
 /// Fold files with the same stem into the first one: a later pattern with the same id
-/// replaces the earlier one in place, new ones are appended, commands are added.
-fn merge(files: Vec<PatternFile>) -> Vec<PatternFile> {
+/// replaces the earlier one in place, new ones are appended, commands are added. A later file
+/// cannot move the stem to another agent.
+fn merge(files: Vec<PatternFile>) -> Result<Vec<PatternFile>, PatternError> {
     let mut merged: Vec<PatternFile> = Vec::new();
     for file in files {
         let Some(base) = merged.iter_mut().find(|f| f.stem == file.stem) else {
             merged.push(file);
             continue;
         };
+        if base.agent != file.agent {
+            return Err(PatternError {
+                source: file.source,
+                line: None,
+                pattern: None,
+                message: format!(
+                    "this file is for agent {:?}, but it overrides {}.toml ({}), which is for \
+                     agent {:?}; name the file after its agent",
+                    file.agent, file.stem, base.source, base.agent
+                ),
+            });
+        }
         for pattern in file.patterns {
             match base.patterns.iter_mut().find(|p| p.id == pattern.id) {
                 Some(slot) => *slot = pattern,
@@ -275,10 +290,8 @@ fn merge(files: Vec<PatternFile>) -> Vec<PatternFile> {
         if file.description.is_some() {
             base.description = file.description;
         }
-        base.agent = file.agent;
-        base.source = file.source;
     }
-    merged
+    Ok(merged)
 }
 
 /// Load the built-in files, the user's directory and `--patterns`, validate them, and select

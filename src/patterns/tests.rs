@@ -1,3 +1,5 @@
+//! Loading, validation errors, overrides and agent selection.
+
 use super::*;
 
 fn compile(text: &str) -> Result<PatternFile, PatternError> {
@@ -225,6 +227,14 @@ fn later_files_override_patterns_by_id() {
     assert_eq!(ids(&set), ["generic/g", "generic/h", "generic/mine"]);
     assert!(Arc::ptr_eq(&set.active()[0], &replaced));
     assert_eq!(set.find("mine").len(), 1);
+
+    let other = file("generic", "mytool", &[], &["g"]);
+    let e = PatternSet::new(
+        vec![file("generic", "generic", &[], &["g"]), other],
+        &no_user_dir(),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("name the file after its agent"), "{e}");
 }
 
 #[test]

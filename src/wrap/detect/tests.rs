@@ -1,3 +1,6 @@
+//! The detector on written screens, real agent screens and replayed recordings, with the
+//! built-in generic set and the format sketches of `fixtures/patterns/menu-sketches.toml`.
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 

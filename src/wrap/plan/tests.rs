@@ -1,6 +1,7 @@
 //! Every plan driven by scripted screens: the test plays the bridge, feeding the screen it
 //! wants the plan to see after each step.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ fn menu(labels: &[&str], focus: usize) -> ScreenView {
     let mut text = String::from(" Bash command\n\n   npm test\n\n Do you want to proceed?\n");
     for (i, label) in labels.iter().enumerate() {
         let marker = if i == focus { "❯" } else { " " };
-        text.push_str(&format!(" {marker} {}. {label}\n", i + 1));
+        let _ = writeln!(text, " {marker} {}. {label}", i + 1);
     }
     text.push_str("\n Esc to cancel · Tab to amend\n");
     ScreenView {
