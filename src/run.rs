@@ -17,6 +17,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Ok(crate::error::code::APPROVED)
         }
         Command::Send(args) => runtime()?.block_on(crate::send::send(args, &source)),
+        Command::Patterns(args) => crate::patterns::command::run(&args),
     }
 }
 
