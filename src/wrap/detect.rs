@@ -8,9 +8,10 @@
 //!    Answered prompts stay in scrollback; looking only at the live bottom keeps them out.
 //! 3. Candidate question rows are the region's rows matching `question`, bottom-up; the first
 //!    candidate that passes every remaining check wins.
-//! 4. Checks, in order: the cursor rule, `unless`, the menu (enough option rows below the
-//!    question, exactly one carrying the marker; wrapped rows joined), the footer, and that the
-//!    choices offered on this screen (`when`, `select`) include an approve and a reject.
+//! 4. Checks, in order: the cursor rule, `above` (a row of the region above the question, such
+//!    as a dialog's title), `unless`, the menu (enough option rows below the question, exactly
+//!    one carrying the marker; wrapped rows joined), the footer, and that the choices offered
+//!    on this screen (`when`, `unless`, `select`) include an approve and a reject.
 //! 5. The question, subject and context are extracted; the fingerprint hashes the pattern id,
 //!    question, subject and option labels, never the cursor, the focused row or anything above
 //!    the prompt, so a redraw of the same prompt keeps its fingerprint.
@@ -145,6 +146,7 @@ pub enum Stage {
     NoQuestion,
     OutsideRegion,
     Cursor,
+    Above,
     Unless,
     Menu,
     Footer,
@@ -185,6 +187,7 @@ pub fn evaluate(pattern: &Pattern, screen: &ScreenView) -> Result<Match, Miss> {
             screen,
             clean: &clean,
             question_row: q,
+            start,
             last,
         };
         match found.check(&caps) {
@@ -223,6 +226,8 @@ struct Found<'a> {
     screen: &'a ScreenView,
     clean: &'a [String],
     question_row: usize,
+    /// First row of the region.
+    start: usize,
     last: usize,
 }
 
@@ -231,6 +236,18 @@ impl Found<'_> {
         let q = self.question_row;
         let at = Some(q);
         self.check_cursor()?;
+        if let Some(above) = &self.pattern.above
+            && !(self.start..q).any(|r| above.is_match(&self.clean[r]))
+        {
+            return Err(miss(
+                Stage::Above,
+                at,
+                format!(
+                    "no row of the region above the question (rows {}-{q}) matches `above`",
+                    self.start
+                ),
+            ));
+        }
         if let Some(unless) = &self.pattern.unless
             && let Some(r) = (q..=self.last).find(|&r| unless.is_match(&self.clean[r]))
         {
@@ -388,6 +405,11 @@ impl Found<'_> {
             {
                 continue;
             }
+            if let Some(unless) = &spec.unless
+                && rows.iter().any(|r| unless.is_match(r))
+            {
+                continue;
+            }
             let selected = match &spec.select {
                 Some(select) => match options.iter().find(|o| select.is_match(&o.label)) {
                     Some(o) => Some(o),
@@ -413,8 +435,8 @@ impl Found<'_> {
                     Stage::Choices,
                     Some(self.question_row),
                     format!(
-                        "no {word} choice is offered on this screen (their `when`/`select` \
-                         match no row)"
+                        "no {word} choice is offered on this screen (their `when`, `unless` \
+                         or `select` rule this screen out)"
                     ),
                 ));
             }
