@@ -457,7 +457,7 @@ impl Found<'_> {
                 rows(top..q)
             }
             SubjectRule::BlockAbove(max) => {
-                let bottom = (0..q).rev().find(|&r| !self.clean[r].trim().is_empty())? + 1;
+                let bottom = (0..q).rev().find(|&r| !is_separator(&self.clean[r]))? + 1;
                 let top = block_top(self.clean, bottom, *max);
                 rows(top..bottom)
             }
@@ -482,13 +482,21 @@ impl Found<'_> {
     }
 }
 
-/// The first row of the contiguous non-empty rows ending just above `below` (at most `max`).
+/// The first row of the contiguous rows ending just above `below` that are not separators
+/// (at most `max`).
 fn block_top(clean: &[String], below: usize, max: usize) -> usize {
     let mut top = below;
-    while top > 0 && below - top < max && !clean[top - 1].trim().is_empty() {
+    while top > 0 && below - top < max && !is_separator(&clean[top - 1]) {
         top -= 1;
     }
     top
+}
+
+/// A row that separates blocks: blank, or a rule drawn only with box-drawing and block
+/// characters (`────`, `╌╌╌╌`, `╰──╯`, `▀▀▀▀`), as TUIs draw between a dialog's parts.
+fn is_separator(row: &str) -> bool {
+    row.chars()
+        .all(|c| c.is_whitespace() || ('\u{2500}'..='\u{259f}').contains(&c))
 }
 
 /// The index of the `region`-th non-empty row counted up from `last`.
