@@ -106,7 +106,7 @@ pub struct Pattern {
     pub frame: Vec<char>,
     pub footer: Option<Regex>,
     pub unless: Option<Regex>,
-    /// A row above the question, inside the region, must match (a dialog's title).
+    /// A row of the `context_rows` above the question must match (a dialog's title).
     pub above: Option<Regex>,
     pub context_rows: usize,
     pub menu: Option<Menu>,

@@ -41,7 +41,7 @@ pub struct RawPattern {
     pub footer: Option<Spanned<String>>,
     /// Regex that, when it matches any row of the prompt, means "not this prompt".
     pub unless: Option<Spanned<String>>,
-    /// Regex a row above the question (inside the region) must match: a dialog's title.
+    /// Regex a row of the context above the question must match: a dialog's title.
     pub above: Option<Spanned<String>>,
     /// Rows above the question sent to the human as context.
     pub context_rows: Option<Spanned<i64>>,

@@ -37,7 +37,7 @@
 //! frame = "│"                        # box characters stripped from both ends of each row
 //! footer = 'Esc to cancel'           # a row below the question/menu must match
 //! unless = 'Working'                 # no row of the prompt may match
-//! above = '^\s*Bash command'         # a row of the region above the question must match
+//! above = '^\s*Bash command'         # a row of the context above the question must match
 //! context_rows = 12                  # rows above the question sent as context
 //!
 //! [pattern.menu]                     # a TUI menu below the question

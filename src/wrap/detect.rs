@@ -8,8 +8,8 @@
 //!    Answered prompts stay in scrollback; looking only at the live bottom keeps them out.
 //! 3. Candidate question rows are the region's rows matching `question`, bottom-up; the first
 //!    candidate that passes every remaining check wins.
-//! 4. Checks, in order: the cursor rule, `above` (a row of the region above the question, such
-//!    as a dialog's title), `unless`, the menu (enough option rows below the question, exactly
+//! 4. Checks, in order: the cursor rule, `above` (a row of the context above the question,
+//!    such as a dialog's title), `unless`, the menu (enough option rows below the question, exactly
 //!    one carrying the marker; wrapped rows joined), the footer, and that the choices offered
 //!    on this screen (`when`, `unless`, `select`) include an approve and a reject.
 //! 5. The question, subject and context are extracted; the fingerprint hashes the pattern id,
@@ -187,7 +187,6 @@ pub fn evaluate(pattern: &Pattern, screen: &ScreenView) -> Result<Match, Miss> {
             screen,
             clean: &clean,
             question_row: q,
-            start,
             last,
         };
         match found.check(&caps) {
@@ -226,8 +225,6 @@ struct Found<'a> {
     screen: &'a ScreenView,
     clean: &'a [String],
     question_row: usize,
-    /// First row of the region.
-    start: usize,
     last: usize,
 }
 
@@ -236,16 +233,14 @@ impl Found<'_> {
         let q = self.question_row;
         let at = Some(q);
         self.check_cursor()?;
+        let top = q.saturating_sub(self.pattern.context_rows);
         if let Some(above) = &self.pattern.above
-            && !(self.start..q).any(|r| above.is_match(&self.clean[r]))
+            && !(top..q).any(|r| above.is_match(&self.clean[r]))
         {
             return Err(miss(
                 Stage::Above,
                 at,
-                format!(
-                    "no row of the region above the question (rows {}-{q}) matches `above`",
-                    self.start
-                ),
+                format!("no row of the context above the question (rows {top}-{q}) matches `above`"),
             ));
         }
         if let Some(unless) = &self.pattern.unless
