@@ -5,8 +5,14 @@
 /// `(file stem, contents)`, in load order.
 pub const FILES: &[(&str, &str)] = &[
     ("aider", include_str!("../../patterns/aider.toml")),
-    ("claude-code", include_str!("../../patterns/claude-code.toml")),
+    (
+        "claude-code",
+        include_str!("../../patterns/claude-code.toml"),
+    ),
     ("codex", include_str!("../../patterns/codex.toml")),
     ("gemini", include_str!("../../patterns/gemini.toml")),
     ("generic", include_str!("../../patterns/generic.toml")),
 ];
+
+#[cfg(test)]
+mod tests;

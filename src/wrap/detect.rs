@@ -240,7 +240,9 @@ impl Found<'_> {
             return Err(miss(
                 Stage::Above,
                 at,
-                format!("no row of the context above the question (rows {top}-{q}) matches `above`"),
+                format!(
+                    "no row of the context above the question (rows {top}-{q}) matches `above`"
+                ),
             ));
         }
         if let Some(unless) = &self.pattern.unless

@@ -40,7 +40,11 @@ async fn lab_fake_llm() {
         let requests = fake.requests();
         for r in &requests[written..] {
             let line = serde_json::json!({"method": r.method, "path": r.path, "kind": r.kind, "body": r.body});
-            let mut log = std::fs::OpenOptions::new().create(true).append(true).open(var("LAB_LOG")).unwrap();
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(var("LAB_LOG"))
+                .unwrap();
             std::io::Write::write_all(&mut log, format!("{line}\n").as_bytes()).unwrap();
         }
         written = requests.len();

@@ -28,11 +28,12 @@ fn generic() -> Detector {
     Detector::new(load(&options).unwrap())
 }
 
-/// The built-in set plus the format sketches of fixtures/patterns/menu-sketches.toml.
+/// The format sketches of fixtures/patterns/menu-sketches.toml (and the generic set).
 fn sketches() -> Detector {
     let options = LoadOptions {
         user_dir: None,
         extra: vec![fixture("patterns/menu-sketches.toml")],
+        agent: Some("menu-sketches".into()),
         ..LoadOptions::default()
     };
     Detector::new(load(&options).unwrap())
@@ -177,7 +178,7 @@ fn generic_fires_on_aider_prompt_screens() {
     let screens = agent_screens(|n| {
         n.starts_with("aider") && !n.contains(".ready.") && !n.contains(".after.")
     });
-    assert_eq!(screens.len(), 7);
+    assert_eq!(screens.len(), 10);
     for (name, screen) in screens {
         let prompt = detector.detect(&screen).unwrap_or_else(|| panic!("{name}"));
         assert!(prompt.question.contains("(Y)es/(N)o"), "{name}");

@@ -336,8 +336,12 @@ async fn handle(
 }
 
 fn not_found(path: &str) -> (&'static str, Response<Chunks>) {
-    let body = json!({"error": {"message": format!("fake LLM: no route {path}"), "type": "not_found"}});
-    ("unknown", respond(404, "application/json", Chunks::json(&body)))
+    let body =
+        json!({"error": {"message": format!("fake LLM: no route {path}"), "type": "not_found"}});
+    (
+        "unknown",
+        respond(404, "application/json", Chunks::json(&body)),
+    )
 }
 
 /// The scripted actions, the first time a main request asks; `None` afterwards.
@@ -452,7 +456,10 @@ fn anthropic(
     }
     if path.starts_with("/v1/messages/count_tokens") {
         let reply = json!({"input_tokens": 100});
-        return ("helper", respond(200, "application/json", Chunks::json(&reply)));
+        return (
+            "helper",
+            respond(200, "application/json", Chunks::json(&reply)),
+        );
     }
     let has_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
     let model = body["model"].as_str().unwrap_or("claude").to_owned();
@@ -602,21 +609,27 @@ fn openai_responses(
         }
         events.push(event(
             "response.output_item.added",
-            &next(json!({"type": "response.output_item.added", "output_index": index,
-                         "item": added})),
+            &next(
+                json!({"type": "response.output_item.added", "output_index": index,
+                         "item": added}),
+            ),
         ));
         if item["type"] == "message" {
             let text = &item["content"][0]["text"];
             events.push(event(
                 "response.output_text.delta",
-                &next(json!({"type": "response.output_text.delta", "item_id": item["id"],
-                             "output_index": index, "content_index": 0, "delta": text})),
+                &next(
+                    json!({"type": "response.output_text.delta", "item_id": item["id"],
+                             "output_index": index, "content_index": 0, "delta": text}),
+                ),
             ));
         }
         events.push(event(
             "response.output_item.done",
-            &next(json!({"type": "response.output_item.done", "output_index": index,
-                         "item": item})),
+            &next(
+                json!({"type": "response.output_item.done", "output_index": index,
+                         "item": item}),
+            ),
         ));
     }
     events.push(event(
@@ -648,7 +661,10 @@ fn gemini(
     {
         if path.contains(":countTokens") {
             let reply = json!({"totalTokens": 100});
-            return ("helper", respond(200, "application/json", Chunks::json(&reply)));
+            return (
+                "helper",
+                respond(200, "application/json", Chunks::json(&reply)),
+            );
         }
         return not_found(path);
     }
