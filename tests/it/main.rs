@@ -2,6 +2,7 @@
 
 mod support;
 
+mod agents;
 mod agents_e2e;
 mod cli;
 mod patterns;

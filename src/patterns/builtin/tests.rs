@@ -633,3 +633,609 @@ fn wrapped_commands_pick_their_agent() {
     }
     assert!(command_names(&["aider".into()]).contains(&"aider".to_owned()));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dialogs no recording shows, written from the agents' sources and test snapshots
+// (`agent-prompts.md`): older layouts, other tools, other label sets.
+
+fn all() -> Detector {
+    Detector::new(
+        load(&LoadOptions {
+            user_dir: None,
+            ..LoadOptions::default()
+        })
+        .unwrap(),
+    )
+}
+
+fn detect_in(agent: &str, text: &str) -> Option<Prompt> {
+    let set = load(&LoadOptions {
+        user_dir: None,
+        agent: Some(agent.to_owned()),
+        ..LoadOptions::default()
+    })
+    .unwrap();
+    Detector::new(set).detect(&screen_from_dump(text))
+}
+
+/// The prompt's pattern, question, subject and choice labels.
+fn summary(p: &Prompt) -> (String, String, Option<String>, Vec<String>) {
+    (
+        p.pattern.clone(),
+        p.question.clone(),
+        p.subject.clone(),
+        p.choices
+            .iter()
+            .map(|c| format!("{}={}", c.id, c.label))
+            .collect(),
+    )
+}
+
+fn owned(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn aider_questions_and_their_extra_answers() {
+    let cases: [(&str, &str, &str, Option<&str>, &[&str]); 9] = [
+        (
+            "\nsrc/app.py\nAdd file to the chat? (Y)es/(N)o/(A)ll/(S)kip all/(D)on't ask again [Yes]: ",
+            "aider/file",
+            "Add file to the chat?",
+            Some("src/app.py"),
+            &[
+                "y=Yes",
+                "a=All",
+                "n=No",
+                "s=Skip all",
+                "d=Don't ask again",
+                "nf=No, and tell aider",
+            ],
+        ),
+        (
+            "\nhttps://example.com/docs\nAdd URL to the chat? (Y)es/(N)o/(D)on't ask again [Yes]: ",
+            "aider/url",
+            "Add URL to the chat?",
+            Some("https://example.com/docs"),
+            &[
+                "y=Yes",
+                "n=No",
+                "d=Don't ask again",
+                "nf=No, and tell aider",
+            ],
+        ),
+        (
+            "\nnpm test\nnpm run lint\nRun shell commands? (Y)es/(N)o/(S)kip all/(D)on't ask again [Yes]: ",
+            "aider/shell",
+            "Run shell commands?",
+            Some("npm test\nnpm run lint"),
+            &[
+                "y=Yes",
+                "n=No",
+                "s=Skip all",
+                "d=Don't ask again",
+                "nf=No, and tell aider",
+            ],
+        ),
+        (
+            "\nsrc/new.py\nAllow edits to file that has not been added to the chat? (Y)es/(N)o [Yes]: ",
+            "aider/file",
+            "Allow edits to file that has not been added to the chat?",
+            Some("src/new.py"),
+            &["y=Yes", "n=No", "nf=No, and tell aider"],
+        ),
+        (
+            "No files matched 'notes.md'. Do you want to create /p/notes.md? (Y)es/(N)o [Yes]: ",
+            "aider/file",
+            "No files matched 'notes.md'. Do you want to create /p/notes.md?",
+            Some("/p/notes.md"),
+            &["y=Yes", "n=No", "nf=No, and tell aider"],
+        ),
+        (
+            "\npip install aider-chat[playwright]\nRun pip install? (Y)es/(N)o [Yes]: ",
+            "aider/shell",
+            "Run pip install?",
+            Some("pip install aider-chat[playwright]"),
+            &["y=Yes", "n=No", "nf=No, and tell aider"],
+        ),
+        (
+            "Attempt to fix lint errors? (Y)es/(N)o [Yes]: ",
+            "aider/confirm",
+            "Attempt to fix lint errors?",
+            None,
+            &["y=Yes", "n=No", "nf=No, and tell aider"],
+        ),
+        (
+            "Add 6.9k tokens of command output to the chat? (Y)es/(N)o [Yes]: ",
+            "aider/confirm",
+            "Add 6.9k tokens of command output to the chat?",
+            None,
+            &["y=Yes", "n=No", "nf=No, and tell aider"],
+        ),
+        (
+            "No git repo found, create one to track aider's changes (recommended)? (Y)es/(N)o [Yes]: ",
+            "aider/confirm",
+            "No git repo found, create one to track aider's changes (recommended)?",
+            None,
+            &["y=Yes", "n=No", "nf=No, and tell aider"],
+        ),
+    ];
+    for (text, pattern, question, subject, choices) in cases {
+        let p = detect_in("aider", text).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(
+            summary(&p),
+            (
+                pattern.to_owned(),
+                question.to_owned(),
+                subject.map(str::to_owned),
+                owned(choices)
+            )
+        );
+    }
+    // Answered (the answer after the colon) or not the last row: nothing.
+    assert_eq!(
+        detect_in("aider", "Create new file? (Y)es/(N)o [Yes]: y\n"),
+        None
+    );
+    assert_eq!(
+        detect_in(
+            "aider",
+            "Create new file? (Y)es/(N)o [Yes]: n\nSkipping edits to a.txt\n"
+        ),
+        None
+    );
+    assert_eq!(detect_in("aider", "───\nfile.txt\ndiff> "), None);
+}
+
+const CLAUDE_1_0: &str = "\
+╭──────────────────────────────────────────────────────────────────────────────╮
+│ Bash command                                                                 │
+│                                                                              │
+│   npm test                                                                   │
+│   Run the test suite                                                         │
+│                                                                              │
+│ Do you want to proceed?                                                      │
+│ ❯ 1. Yes                                                                     │
+│   2. Yes, and don't ask again for npm test commands in /home/me/proj         │
+│   3. No, and tell Claude what to do differently (esc)                        │
+╰──────────────────────────────────────────────────────────────────────────────╯
+";
+
+#[test]
+fn claude_1_0_boxed_dialog() {
+    let p = detect_in("claude-code", CLAUDE_1_0).unwrap();
+    assert_eq!(
+        summary(&p),
+        (
+            "claude-code/bash".to_owned(),
+            "Do you want to proceed?".to_owned(),
+            Some("npm test\nRun the test suite".to_owned()),
+            owned(&[
+                "y=Yes",
+                "always=Yes, and don't ask again for npm test commands in /home/me/proj",
+                "n=No",
+                // No "Tab to amend" in 1.0: Esc, then type at the prompt.
+                "nf_esc=No, and tell Claude",
+            ])
+        )
+    );
+}
+
+/// A 2.x dialog: rule, title, body, question, options, footer.
+fn claude_2(title: &str, body: &str, question: &str, options: &[&str], footer: &str) -> String {
+    let mut text = format!(
+        "● Working\n\n{}\n {title}\n\n{body}\n\n {question}\n",
+        "─".repeat(80)
+    );
+    for (i, option) in options.iter().enumerate() {
+        let marker = if i == 0 { "❯" } else { " " };
+        text.push_str(&format!(" {marker} {option}\n"));
+    }
+    text.push_str(&format!("\n {footer}\n"));
+    text
+}
+
+#[test]
+fn claude_2_dialogs_by_title_and_question() {
+    let amend = "Esc to cancel · Tab to amend";
+    let cases = [
+        (
+            claude_2(
+                "github - create_issue (MCP)",
+                "   create_issue(title: \"x\")",
+                "Do you want to proceed?",
+                &[
+                    "1. Yes",
+                    "2. Yes, and don't ask again for github - create_issue commands in /p",
+                    "3. No",
+                ],
+                amend,
+            ),
+            "claude-code/mcp",
+            "Do you want to proceed?",
+            Some("github - create_issue (MCP)"),
+        ),
+        (
+            claude_2(
+                "Fetch",
+                "   https://example.com/page\n   Claude wants to fetch content from example.com",
+                "Do you want to allow Claude to fetch this content?",
+                &[
+                    "1. Yes",
+                    "2. Yes, and don't ask again for example.com",
+                    "3. No, and tell Claude what to do differently (esc)",
+                ],
+                amend,
+            ),
+            "claude-code/fetch",
+            "Do you want to allow Claude to fetch this content?",
+            Some("https://example.com/page"),
+        ),
+        (
+            claude_2(
+                "Network request outside of sandbox",
+                "   Host: registry.npmjs.org",
+                "Do you want to allow this connection?",
+                &[
+                    "1. Yes",
+                    "2. Yes, and don't ask again for registry.npmjs.org",
+                    "3. No",
+                ],
+                amend,
+            ),
+            "claude-code/network",
+            "Do you want to allow this connection?",
+            Some("registry.npmjs.org"),
+        ),
+        (
+            claude_2(
+                "Edit file",
+                "   src/main.rs\n   - old\n   + new",
+                "Do you want to make this edit to main.rs?",
+                &[
+                    "1. Yes",
+                    "2. Yes, allow all edits during this session (shift+tab)",
+                    "3. No",
+                ],
+                amend,
+            ),
+            "claude-code/edit",
+            "Do you want to make this edit to main.rs?",
+            Some("main.rs"),
+        ),
+        (
+            claude_2(
+                "Overwrite file",
+                "   notes.md",
+                "Do you want to overwrite notes.md?",
+                &[
+                    "1. Yes",
+                    "2. Yes, allow all edits during this session (shift+tab)",
+                    "3. No",
+                ],
+                amend,
+            ),
+            "claude-code/edit",
+            "Do you want to overwrite notes.md?",
+            Some("notes.md"),
+        ),
+        (
+            claude_2(
+                "Tool use",
+                "   Task(prompt: \"x\")",
+                "Do you want to proceed?",
+                &["1. Yes", "2. No"],
+                amend,
+            ),
+            "claude-code/tool",
+            "Do you want to proceed?",
+            Some("Task(prompt: \"x\")"),
+        ),
+    ];
+    for (text, pattern, question, subject) in cases {
+        let p = detect_in("claude-code", &text).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(p.pattern, pattern, "{text}");
+        assert_eq!(p.question, question);
+        assert_eq!(p.subject.as_deref(), subject, "{text}");
+        assert!(
+            p.choices.iter().any(|c| c.id == "nf" && c.asks_reason),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn claude_plan_exit_and_hidden_numbers() {
+    let text = claude_2(
+        "Ready to code?",
+        "   Here is Claude's plan:\n   1. Add the flag",
+        "Claude has written up a plan and is ready to execute. Would you like to proceed?",
+        &[
+            "1. Yes, auto-accept edits",
+            "2. Yes, manually approve edits",
+            "3. No, keep planning",
+        ],
+        "ctrl-g to edit in your editor",
+    );
+    let p = detect_in("claude-code", &text).unwrap();
+    assert_eq!(
+        summary(&p).3,
+        owned(&[
+            "y=Yes, auto-accept edits",
+            "manual=Yes, manually approve edits",
+            "n=No, keep planning",
+            "nf_esc=No, and tell Claude"
+        ])
+    );
+    assert_eq!(p.pattern, "claude-code/plan");
+    // Auto-mode fallback: No first, no numbers, focus on No. Approving must select Yes.
+    let text = claude_2(
+        "Bash command",
+        "   rm -rf build",
+        "Do you want to proceed?",
+        &[
+            "No",
+            "Yes",
+            "Yes, and don't ask again for rm commands in /p",
+        ],
+        "Esc to cancel · Tab to amend",
+    );
+    let mut detector = all();
+    let screen = screen_from_dump(&text);
+    let p = detector.detect(&screen).unwrap();
+    assert_eq!(p.pattern, "claude-code/bash");
+    let mut plan = detector.plan(&p, "y", None);
+    assert_eq!(plan.next(&screen), Step::Write(b"\x1b[B".to_vec()));
+    assert_eq!(plan.next(&screen), Step::Settle);
+    // The marker did not move: the plan stops instead of pressing Enter on No.
+    assert!(matches!(plan.next(&screen), Step::Abort(_)));
+}
+
+#[test]
+fn codex_overlays() {
+    let overlay = |question: &str, body: &str, options: &[&str]| {
+        let mut text = format!("• Working\n\n  {question}\n\n{body}\n\n");
+        for (i, option) in options.iter().enumerate() {
+            let marker = if i == 0 { "›" } else { " " };
+            text.push_str(&format!("{marker} {}. {option}\n", i + 1));
+        }
+        text.push_str("\n  Press enter to confirm or esc to cancel\n");
+        text
+    };
+    let cases = [
+        (
+            overlay(
+                "Do you want to approve network access to \"pypi.org\"?",
+                "  Reason: install deps",
+                &[
+                    "Yes, just this once (y)",
+                    "Yes, and allow this host for this conversation (a)",
+                    "Yes, and allow this host in the future (p)",
+                    "No, and block this host in the future (d)",
+                    "No, and tell Codex what to do differently (esc)",
+                ],
+            ),
+            "codex/network",
+            Some("pypi.org"),
+            vec![
+                "y=Yes, just this once",
+                "a=Yes, and allow this host for this conversation",
+                "p=Yes, and allow this host in the future",
+                "d=No, and block this host in the future",
+                "n=No",
+                "nf=No, and tell Codex",
+            ],
+        ),
+        (
+            overlay(
+                "Would you like to make the following edits?",
+                "  src/lib.rs (+3 -1)",
+                &[
+                    "Yes, proceed (y)",
+                    "Yes, and don't ask again for these files (a)",
+                    "No, and tell Codex what to do differently (esc)",
+                ],
+            ),
+            "codex/patch",
+            None,
+            vec![
+                "y=Yes, proceed",
+                "a=Yes, and don't ask again for these files",
+                "n=No",
+                "nf=No, and tell Codex",
+            ],
+        ),
+        (
+            overlay(
+                "Would you like to grant these permissions?",
+                "  Reason: need workspace access\n\n  Permission rule: network; write `/tmp/out.txt`",
+                &[
+                    "Yes, grant these permissions for this turn (y)",
+                    "Yes, grant and use auto review for this turn (r)",
+                    "Yes, grant these permissions for this session (a)",
+                    "No, continue without permissions (d)",
+                ],
+            ),
+            "codex/permissions",
+            Some("network; write `/tmp/out.txt`"),
+            vec![
+                "y=Yes, grant these permissions for this turn",
+                "a=Yes, grant these permissions for this session",
+                "d=No, continue without permissions",
+                "n=No",
+            ],
+        ),
+        (
+            overlay(
+                "docs needs your approval.",
+                "  Server: docs",
+                &[
+                    "Yes, provide the requested info (y)",
+                    "No, but continue without it (n)",
+                    "Cancel this request (esc)",
+                ],
+            ),
+            "codex/mcp",
+            Some("docs"),
+            vec![
+                "y=Yes, provide the requested info",
+                "n=No, but continue without it",
+                "c=Cancel this request",
+            ],
+        ),
+        (
+            overlay(
+                "Would you like to run the following command?",
+                "  $ cargo test",
+                &[
+                    "Yes, proceed (y)",
+                    "Yes, and don't ask again for this command in this session (a)",
+                    "No, continue without running it (d)",
+                    "No, and tell Codex what to do differently (esc)",
+                ],
+            ),
+            "codex/exec",
+            Some("cargo test"),
+            vec![
+                "y=Yes, proceed",
+                "a=Yes, and don't ask again for this command in this session",
+                "d=No, continue without running it",
+                "n=No",
+                "nf=No, and tell Codex",
+            ],
+        ),
+    ];
+    for (text, pattern, subject, choices) in cases {
+        let p = detect_in("codex", &text).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(p.pattern, pattern, "{text}");
+        assert_eq!(p.subject.as_deref(), subject, "{text}");
+        assert_eq!(summary(&p).3, owned(&choices), "{text}");
+    }
+    // The composer alone (same `›` glyph) is not a prompt.
+    assert_eq!(
+        detect_in("codex", "› Ask Codex to do anything\n\n  ? for shortcuts\n"),
+        None
+    );
+}
+
+#[test]
+fn gemini_dialogs_old_and_new_labels() {
+    let boxed = |header: &str, question: &str, options: &[&str]| {
+        let mut text = format!(
+            "╭────╮\n│ ? {header} │\n│ ╭──╮ │\n│ │ body │ │\n│ ╰──╯ │\n│ {question} │\n│ │\n"
+        );
+        for (i, option) in options.iter().enumerate() {
+            let marker = if i == 0 { "●" } else { " " };
+            text.push_str(&format!("│ {marker} {}. {option} │\n", i + 1));
+        }
+        text.push_str("╰────╯\n");
+        text
+    };
+    let cases = [
+        (
+            boxed(
+                "Shell  rm -rf build",
+                "Allow execution of: 'rm'?",
+                &[
+                    "Yes, allow once",
+                    "Yes, allow always",
+                    "Modify with external editor",
+                    "No, suggest changes (esc)",
+                ],
+            ),
+            "gemini/shell",
+            Some("rm"),
+            vec![
+                "y=Yes, allow once",
+                "session=Yes, allow always",
+                "n=No",
+                "nf=No, suggest changes",
+            ],
+        ),
+        (
+            boxed(
+                "create_issue  github",
+                "Allow execution of MCP tool \"create_issue\" from server \"github\"?",
+                &[
+                    "Allow once",
+                    "Allow tool for this session",
+                    "Allow all server tools for this session",
+                    "Allow tool for all future sessions",
+                    "No, suggest changes (esc)",
+                ],
+            ),
+            "gemini/mcp",
+            Some("create_issue"),
+            vec![
+                "y=Allow once",
+                "session=Allow tool for this session",
+                "server=Allow all server tools for this session",
+                "always=Allow tool for all future sessions",
+                "n=No",
+                "nf=No, suggest changes",
+            ],
+        ),
+        (
+            boxed(
+                "WebFetch  Fetching https://example.com",
+                "Do you want to proceed?",
+                &[
+                    "Allow once",
+                    "Allow for this session",
+                    "No, suggest changes (esc)",
+                ],
+            ),
+            "gemini/fetch",
+            Some("https://example.com"),
+            vec![
+                "y=Allow once",
+                "session=Allow for this session",
+                "n=No",
+                "nf=No, suggest changes",
+            ],
+        ),
+        (
+            boxed(
+                "ls  list directory",
+                "Allow execution of [ls]?",
+                &[
+                    "Allow once",
+                    "Allow for this session",
+                    "No, suggest changes (esc)",
+                ],
+            ),
+            "gemini/tool",
+            Some("ls"),
+            vec![
+                "y=Allow once",
+                "session=Allow for this session",
+                "n=No",
+                "nf=No, suggest changes",
+            ],
+        ),
+    ];
+    for (text, pattern, subject, choices) in cases {
+        let p = detect_in("gemini", &text).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(p.pattern, pattern, "{text}");
+        assert_eq!(p.subject.as_deref(), subject, "{text}");
+        assert_eq!(summary(&p).3, owned(&choices), "{text}");
+    }
+    let sandbox = "╭──╮\n│ ? Shell  npm install │\n│ To run [Shell], allow access to the following? │\n│ • Network: registry.npmjs.org │\n│ │\n│ ● 1. Allow once │\n│   2. Allow for this session │\n│   3. No, suggest changes (esc) │\n╰──╯\n";
+    let p = detect_in("gemini", sandbox).unwrap();
+    assert_eq!(p.pattern, "gemini/sandbox");
+    assert_eq!(p.subject.as_deref(), Some("Network: registry.npmjs.org"));
+}
+
+#[test]
+fn agent_patterns_stay_silent_on_each_others_screens() {
+    // With no agent chosen every file is tried: each recording's prompts still go to its own
+    // agent's patterns, never another's.
+    let mut detector = all();
+    for (name, expected) in recordings() {
+        let session = Session::load(name);
+        let fired = fired(&mut detector, &session.frames);
+        let patterns: Vec<&str> = fired.iter().map(|(_, p)| p.pattern.as_str()).collect();
+        let wanted: Vec<&str> = expected.iter().map(|e| e.pattern).collect();
+        assert_eq!(patterns, wanted, "{name}");
+    }
+}
