@@ -31,6 +31,8 @@ pub enum Command {
     /// Run an agent under a pseudo-terminal and answer its approval prompts remotely;
     /// exit with the agent's exit code.
     Wrap(WrapArgs),
+    /// List, show and test the prompt patterns `wrap` recognises.
+    Patterns(PatternsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -90,8 +92,8 @@ pub struct WrapArgs {
     pub context_rows: usize,
     /// Terminal size for the agent in headless mode (stdin not a terminal), e.g. 160x50
     /// [default: the size of stdout's terminal, else 120x40].
-    #[arg(long, value_name = "COLSxROWS")]
-    pub size: Option<String>,
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_size)]
+    pub size: Option<(u16, u16)>,
     /// Write diagnostics here (default: `wrap.log` in the data directory).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -114,4 +116,60 @@ pub enum OnTimeout {
     Reject,
     /// Type the prompt's approve answer (dangerous: a silent phone approves).
     Approve,
+}
+
+#[derive(Debug, Args)]
+pub struct PatternsArgs {
+    /// Also load this pattern file or directory (repeatable; later files replace patterns
+    /// with the same id).
+    #[arg(long = "patterns", value_name = "PATH", global = true)]
+    pub patterns: Vec<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: PatternsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatternsCommand {
+    /// List every loaded pattern: id, agent, file and description.
+    List,
+    /// Print a pattern as written and what it compiles to (NAME: `agent/id`, an id, or an
+    /// agent).
+    Show {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Say which pattern fires on a raw PTY recording or a plain-text screen dump, and why
+    /// the others do not. Exits 0 when a pattern fired, 1 when none did.
+    Test {
+        /// A raw recording (bytes the agent wrote) or a screen dump (`*.txt`).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Try only this agent's patterns (and the generic ones).
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+        /// The `script -T` timing log of a recording (default: `<FILE stem>.timing` next to
+        /// it, if present): screens are then taken where the output paused.
+        #[arg(long, value_name = "FILE")]
+        timing: Option<PathBuf>,
+        /// Terminal size for replaying a recording, COLSxROWS (default: the timing log's,
+        /// else 120x40).
+        #[arg(long, value_name = "COLSxROWS", value_parser = parse_size)]
+        size: Option<(u16, u16)>,
+    },
+}
+
+/// `120x40` → (columns, rows).
+fn parse_size(text: &str) -> Result<(u16, u16), String> {
+    let (cols, rows) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{text:?} is not COLSxROWS, e.g. 120x40"))?;
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|n| (2..=1000).contains(n))
+            .ok_or_else(|| format!("{s:?} is not a size between 2 and 1000"))
+    };
+    Ok((number(cols)?, number(rows)?))
 }

@@ -40,6 +40,8 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Patterns(#[from] crate::patterns::PatternError),
     #[error("cannot read body file {path}: {source}")]
     BodyFile {
         path: PathBuf,
@@ -72,8 +74,9 @@ impl Error {
     /// The process exit code for this error. Never 0, 1 or 2.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Patterns(e) if e.is_usage() => code::USAGE,
             Error::Usage(_) => code::USAGE,
-            Error::Config(_) => code::CONFIG,
+            Error::Config(_) | Error::Patterns(_) => code::CONFIG,
             Error::BodyFile { .. } | Error::Data(_) => code::DATA,
             Error::Provider(_) | Error::Agent(_) => code::UNAVAILABLE,
             Error::Write { .. } | Error::Exists(_) => code::CANT_CREATE,

@@ -118,10 +118,8 @@ impl Gate {
             match (outcome, next) {
                 (Hop::Silent, None) => {
                     ticket.close(Closing::TimedOut).await;
-                    if !posted_anywhere {
-                        if let Some(error) = last_error {
-                            return Err(error);
-                        }
+                    if !posted_anywhere && let Some(error) = last_error {
+                        return Err(error);
                     }
                     return Ok(answer(Decision::TimedOut, None));
                 }

@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod init;
 pub mod log;
 pub mod paths;
+pub mod patterns;
 pub mod provider;
 pub mod providers;
 pub mod request;

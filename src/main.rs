@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
             let mut message = format!("openfeedback: {error}");
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
+                let _ = write!(message, ": {cause}");
                 source = cause.source();
             }
             eprintln!("{message}");

@@ -22,12 +22,14 @@ impl ConfigError {
         }
     }
 
+    #[must_use]
     pub fn at(mut self, line: Option<usize>, key: &str) -> Self {
         self.line = line;
         self.key = Some(key.to_owned());
         self
     }
 
+    #[must_use]
     pub fn in_file(mut self, path: Option<&Path>) -> Self {
         self.path = path.map(Path::to_owned);
         self
@@ -63,9 +65,9 @@ impl std::error::Error for ConfigError {}
 
 /// The 1-based line of byte offset `at` in `text`.
 pub fn line_of(text: &str, at: usize) -> usize {
-    text.as_bytes()[..at.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    let end = (0..=at.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    text[..end].matches('\n').count() + 1
 }

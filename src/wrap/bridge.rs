@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::ask::{self, Asked, Heard, Shape};
-use super::keys::Keys;
+use super::typed::Keys;
 use super::output::Output;
 use super::prompt::{Detect, Prompt, ScreenView, Step};
 use super::record::{self, Place, Result as Outcome, WrapRecord};

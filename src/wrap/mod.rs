@@ -24,12 +24,14 @@
 //! panics right after the agent started (raw mode on), so tests can check that a panic restores
 //! the terminal. It is compiled into every build and does nothing unless set.
 
+pub mod detect;
+pub mod keys;
+pub mod plan;
 pub mod prompt;
 pub mod redact;
 
 mod ask;
 mod bridge;
-mod keys;
 mod modes;
 mod output;
 mod pty;
@@ -39,6 +41,7 @@ mod screen;
 mod stand_in;
 mod terminal;
 mod title;
+mod typed;
 mod writer;
 
 use std::ffi::OsString;
@@ -77,7 +80,7 @@ struct Options {
 
 impl Options {
     fn parse(args: WrapArgs) -> Result<(Options, Option<ProviderName>, Option<Duration>), Error> {
-        let size = args.size.as_deref().map(parse_size).transpose()?;
+        let size = args.size.map(|(cols, rows)| (rows, cols));
         let provider = args
             .provider
             .as_deref()
@@ -101,24 +104,6 @@ impl Options {
         };
         Ok((options, provider, args.timeout.map(Duration::from_secs)))
     }
-}
-
-/// `COLSxROWS` → (rows, cols).
-fn parse_size(text: &str) -> Result<(u16, u16), Error> {
-    let bad = || {
-        Error::Usage(format!(
-            "--size {text:?}: expected COLSxROWS, e.g. 120x40 (each from 2 to 1000)"
-        ))
-    };
-    let (cols, rows) = text.trim().split_once(['x', 'X']).ok_or_else(bad)?;
-    let parse = |s: &str| {
-        s.trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|n| (2..=1000).contains(n))
-            .ok_or_else(bad)
-    };
-    Ok((parse(rows)?, parse(cols)?))
 }
 
 /// Run `openfeedback wrap`; the result is the agent's exit code.

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 use self::api::{Api, ApiError, Backoff};
@@ -49,6 +49,7 @@ impl Telegram {
             routes: Mutex::default(),
             wake: Notify::new(),
             polling: Mutex::new(false),
+            posts: watch::Sender::new(0),
         });
         Telegram { bot }
     }
@@ -74,6 +75,18 @@ struct Bot {
     routes: Mutex<Routes>,
     wake: Notify,
     polling: Mutex<bool>,
+    /// Messages being posted whose ids are not registered yet. An update that refers to an
+    /// unknown message waits for these, as it may answer one of them.
+    posts: watch::Sender<usize>,
+}
+
+/// Counts a post in flight until its message id is registered (or the post failed).
+struct PostGuard<'a>(&'a watch::Sender<usize>);
+
+impl Drop for PostGuard<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 #[derive(Default)]
@@ -106,12 +119,24 @@ impl Bot {
         }
     }
 
-    fn error(&self, error: &ApiError) -> ProviderError {
+    fn error(error: &ApiError) -> ProviderError {
         ProviderError::new(
             ProviderName::Telegram,
             error.describe(),
             error.is_permanent(),
         )
+    }
+
+    fn begin_post(&self) -> PostGuard<'_> {
+        self.posts.send_modify(|n| *n += 1);
+        PostGuard(&self.posts)
+    }
+
+    /// Wait (briefly) until no post is in flight, so its id is known before an update that
+    /// may refer to it is judged.
+    async fn posts_registered(&self) {
+        let mut posts = self.posts.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(10), posts.wait_for(|n| *n == 0)).await;
     }
 
     fn has_live_routes(&self) -> bool {
@@ -159,13 +184,19 @@ impl Bot {
             return self.answer_callback(&query.id, self.text.expired).await;
         };
         let choice = choice.to_owned();
-        let route = {
+        let lookup = || {
             let routes = self.routes.lock().expect("routes");
             match routes.by_request.get(&request) {
-                Some(Route::Live(tx)) => Ok(tx.clone()),
-                Some(Route::Closed(text)) => Err(text.clone()),
-                None => Err(self.text.expired.to_owned()),
+                Some(Route::Live(tx)) => Some(Ok(tx.clone())),
+                Some(Route::Closed(text)) => Some(Err(text.clone())),
+                None => None,
             }
+        };
+        let route = if let Some(route) = lookup() {
+            route
+        } else {
+            self.posts_registered().await;
+            lookup().unwrap_or_else(|| Err(self.text.expired.to_owned()))
         };
         match route {
             Ok(tx) => {
@@ -187,16 +218,23 @@ impl Bot {
         let Some(replied) = message.reply_to_message.as_ref().map(|m| m.message_id) else {
             return;
         };
-        let tx = {
+        let lookup = || {
             let routes = self.routes.lock().expect("routes");
             match routes
                 .by_message
                 .get(&replied)
                 .and_then(|id| routes.by_request.get(id))
             {
-                Some(Route::Live(tx)) => tx.clone(),
-                _ => return,
+                Some(Route::Live(tx)) => Some(tx.clone()),
+                _ => None,
             }
+        };
+        let tx = if let Some(tx) = lookup() {
+            tx
+        } else {
+            self.posts_registered().await;
+            let Some(tx) = lookup() else { return };
+            tx
         };
         let _ = tx.send(Inbound::Reply(message)).await;
     }
@@ -286,17 +324,44 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
             false,
         )));
     };
-    let sent = tokio::select! {
-        sent = bot.api.call_until::<Message>("sendMessage", &params, deadline, &mut on_trouble) => sent,
+    let posting = bot.begin_post();
+    let post = bot
+        .api
+        .call_until::<Message>("sendMessage", &params, deadline, &mut on_trouble);
+    tokio::pin!(post);
+    // A close that arrives while the message is on its way must still withdraw it once it
+    // lands, or its buttons would stay live: give the post a bounded time to finish.
+    let mut early_close = None;
+    let posted = tokio::select! {
+        result = &mut post => result,
         closing = close.recv() => {
-            if let Some((_, done)) = closing { let _ = done.send(()); }
-            return;
+            early_close = Some(closing);
+            match tokio::time::timeout(WITHDRAW_PATIENCE, &mut post).await {
+                Ok(result) => result,
+                Err(_) => Err(ApiError::Transient("withdrawn while posting".into())),
+            }
         }
     };
-    let message_id = match sent {
+    if let Some(closing) = early_close {
+        if let (Ok(message), Some((why, _))) = (&posted, &closing) {
+            let mut ticket = Posted {
+                bot: bot.clone(),
+                request: request.clone(),
+                message_id: message.message_id,
+                status: Vec::new(),
+            };
+            drop(posting);
+            ticket.withdraw(why).await;
+        }
+        if let Some((_, done)) = closing {
+            let _ = done.send(());
+        }
+        return;
+    }
+    let message_id = match posted {
         Ok(message) => message.message_id,
         Err(error) => {
-            let _ = events.send(TicketEvent::Failed(bot.error(&error))).await;
+            let _ = events.send(TicketEvent::Failed(Bot::error(&error))).await;
             if let Some((_, done)) = close.recv().await {
                 let _ = done.send(());
             }
@@ -310,6 +375,7 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
             .insert(request.id.clone(), Route::Live(tx));
         routes.by_message.insert(message_id, request.id.clone());
     }
+    drop(posting);
     bot.wake.notify_one();
     let _ = events.send(TicketEvent::Posted).await;
 
@@ -378,9 +444,7 @@ impl Posted {
         let text = self.bot.text;
         match (inbound, phase) {
             (Inbound::Trouble(error), phase) => {
-                let _ = events
-                    .send(TicketEvent::Trouble(self.bot.error(&error)))
-                    .await;
+                let _ = events.send(TicketEvent::Trouble(Bot::error(&error))).await;
                 Step::Continue(phase)
             }
             (Inbound::Click { query, choice }, Phase::Waiting) => {
@@ -404,17 +468,15 @@ impl Posted {
                 let asks_reason = picked.verdict == Verdict::Reject
                     && picked.asks_reason
                     && !self.request.reject_feedback_timeout.is_zero();
-                if asks_reason {
-                    if let Some(prompt) = self.ask_reason().await {
-                        let _ = events.send(TicketEvent::Holding).await;
-                        let until = Instant::now() + self.request.reject_feedback_timeout;
-                        return Step::Continue(Phase::Reason {
-                            by,
-                            choice: picked.id,
-                            prompt,
-                            until,
-                        });
-                    }
+                if asks_reason && let Some(prompt) = self.ask_reason().await {
+                    let _ = events.send(TicketEvent::Holding).await;
+                    let until = Instant::now() + self.request.reject_feedback_timeout;
+                    return Step::Continue(Phase::Reason {
+                        by,
+                        choice: picked.id,
+                        prompt,
+                        until,
+                    });
                 }
                 let reply = Reply {
                     choice: picked.id,
@@ -516,6 +578,7 @@ impl Posted {
             params["message_thread_id"] = json!(thread);
         }
         let until = Instant::now() + WITHDRAW_PATIENCE;
+        let _posting = self.bot.begin_post();
         match self
             .bot
             .api

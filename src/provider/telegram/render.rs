@@ -51,11 +51,13 @@ pub fn message(request: &Request, text: &Messages) -> String {
         html.push('\n');
         match &request.body {
             Body::Text(body) => {
-                html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)))
+                html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)));
             }
             Body::Terminal(screen) => {
                 let shown = cut_top(screen.trim_end(), room, text.truncated);
-                html.push_str(&format!("<pre>{}</pre>", escape(&shown)));
+                html.push_str("<pre>");
+                html.push_str(&escape(&shown));
+                html.push_str("</pre>");
             }
         }
         html.push('\n');

@@ -1,6 +1,9 @@
 //! The parts of Bot API objects that openfeedback reads. Unknown fields are ignored, as the
 //! Bot API adds new ones every release.
 
+// Field names follow the Bot API's (`update_id`, `message_id`, `callback_query`).
+#![allow(clippy::struct_field_names)]
+
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod fake_telegram;
+pub mod proxy;
+
 /// The openfeedback binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_openfeedback")
