@@ -87,9 +87,17 @@ pub struct WrapArgs {
     #[arg(long, value_name = "MS", default_value_t = 200,
           value_parser = clap::value_parser!(u64).range(20..=5000))]
     pub settle: u64,
-    /// Rows of screen above the prompt sent along as context.
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub context_rows: usize,
+    /// Rows of screen above the prompt's question sent along as context [default: the
+    /// pattern's `context_rows`].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=500))]
+    pub context_rows: Option<u16>,
+    /// Also load this pattern file or directory (repeatable; later files replace patterns
+    /// with the same id).
+    #[arg(long = "patterns", value_name = "PATH")]
+    pub patterns: Vec<PathBuf>,
+    /// Use this agent's patterns (default: picked from the command).
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
     /// Terminal size for the agent in headless mode (stdin not a terminal), e.g. 160x50
     /// [default: the size of stdout's terminal, else 120x40].
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_size)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::prompt::Prompt;
+use super::prompt::{Prompt, ScreenView};
 use super::redact::redact;
 use crate::answer::Answer;
 use crate::gate::Gate;
@@ -19,20 +19,25 @@ pub struct Shape {
     pub origin: Origin,
     pub timeout: Duration,
     pub reject_feedback_timeout: Duration,
-    /// Rows of context above the prompt.
-    pub context_rows: usize,
+    /// Rows of context above the question (`--context-rows`); `None`: as the pattern says.
+    pub context_rows: Option<usize>,
 }
 
-/// The request for `prompt`.
-pub fn request(prompt: &Prompt, shape: &Shape) -> Request {
+/// The request for `prompt`, detected on `screen`.
+pub fn request(prompt: &Prompt, screen: &ScreenView, shape: &Shape) -> Request {
     let mut title = format!("{}: {}", prompt.agent, prompt.question.trim());
-    if let Some(subject) = prompt.subject.as_deref().map(str::trim) {
+    let subject = prompt.subject.as_deref().and_then(|s| s.lines().next());
+    if let Some(subject) = subject.map(str::trim) {
         if !subject.is_empty() && !prompt.question.contains(subject) {
             title.push_str(" — ");
             title.push_str(subject);
         }
     }
-    let context = context(&prompt.context, &prompt.question, shape.context_rows);
+    let context = match shape.context_rows {
+        None => context(&prompt.context, &prompt.question, usize::MAX),
+        Some(rows) => from_screen(screen, &prompt.question, rows)
+            .unwrap_or_else(|| context(&prompt.context, &prompt.question, rows)),
+    };
     let mut request = Request::new(
         redact(&title),
         Body::Terminal(redact(&context)),
@@ -51,6 +56,18 @@ pub fn request(prompt: &Prompt, shape: &Shape) -> Request {
         })
         .collect();
     request
+}
+
+/// `rows` rows of `screen` above the (last) row showing `question`, down to the last non-empty
+/// row; `None` if no row shows the question.
+fn from_screen(screen: &ScreenView, question: &str, rows: usize) -> Option<String> {
+    let question = question.trim();
+    if question.is_empty() {
+        return None;
+    }
+    let q = screen.rows.iter().rposition(|r| r.contains(question))?;
+    let text = screen.rows[q.saturating_sub(rows)..].join("\n");
+    Some(context(&text, question, rows))
 }
 
 /// The prompt's context cut to `rows` rows above the prompt itself (the prompt starts at the
@@ -221,13 +238,31 @@ mod tests {
             }],
             fingerprint: 1,
         };
-        let shape = Shape {
+        let mut shape = Shape {
             origin: Origin::default(),
             timeout: Duration::from_secs(5),
             reject_feedback_timeout: Duration::ZERO,
-            context_rows: 20,
+            context_rows: None,
         };
-        let request = request(&prompt, &shape);
+        let screen = ScreenView {
+            rows: vec![
+                "a".into(),
+                "b".into(),
+                "export TOKEN=hunter2".into(),
+                "Use key sk-abcdefghijklmnop0123? [y/n]".into(),
+            ],
+            ..ScreenView::default()
+        };
+        let with_pattern_context = request(&prompt, &screen, &shape);
+        shape.context_rows = Some(2);
+        let request = request(&prompt, &screen, &shape);
+        assert_eq!(with_pattern_context.body, request.body);
+        shape.context_rows = Some(3);
+        let wider = super::request(&prompt, &screen, &shape);
+        assert_eq!(
+            wider.body.text(),
+            "b\nexport TOKEN=[REDACTED]\nUse key [REDACTED]? [y/n]"
+        );
         assert_eq!(request.title, "generic: Use key [REDACTED]? [y/n]");
         assert_eq!(
             request.body.text(),

@@ -27,11 +27,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::ask::{self, Asked, Heard, Shape};
-use super::typed::Keys;
 use super::output::Output;
 use super::prompt::{Detect, Prompt, ScreenView, Step};
 use super::record::{self, Place, Result as Outcome, WrapRecord};
 use super::screen::{self, Settled};
+use super::typed::Keys;
 use super::writer::Job;
 use crate::answer::{Answer, Decision};
 use crate::cli::OnTimeout;
@@ -259,10 +259,10 @@ impl Bridge {
         let detected = self.detector.detect(&settled.view);
         match self.edge.observe(detected, settled.quiet) {
             Change::Nothing => {}
-            Change::Appeared(prompt) => self.fire(prompt),
+            Change::Appeared(prompt) => self.fire(prompt, &settled.view),
             Change::Replaced(prompt) => {
                 self.withdraw(Withdrawal::Local);
-                self.fire(prompt);
+                self.fire(prompt, &settled.view);
             }
             Change::Gone => self.withdraw(Withdrawal::Local),
         }
@@ -302,8 +302,8 @@ impl Bridge {
         }
     }
 
-    fn fire(&mut self, prompt: Prompt) {
-        let request = Arc::new(ask::request(&prompt, &self.config.shape));
+    fn fire(&mut self, prompt: Prompt, screen: &ScreenView) {
+        let request = Arc::new(ask::request(&prompt, screen, &self.config.shape));
         crate::log::info(&format!(
             "prompt {} detected: {:?}; request {}{}",
             prompt.pattern,

@@ -38,7 +38,6 @@ mod pty;
 mod reader;
 mod record;
 mod screen;
-mod stand_in;
 mod terminal;
 mod title;
 mod typed;
@@ -73,7 +72,9 @@ struct Options {
     size: Option<(u16, u16)>,
     settle: Duration,
     grace: Duration,
-    context_rows: usize,
+    context_rows: Option<usize>,
+    patterns: Vec<PathBuf>,
+    agent: Option<String>,
     on_timeout: OnTimeout,
     log_file: Option<PathBuf>,
 }
@@ -98,7 +99,9 @@ impl Options {
             size,
             settle: Duration::from_millis(args.settle),
             grace: Duration::from_secs(args.grace),
-            context_rows: args.context_rows,
+            context_rows: args.context_rows.map(usize::from),
+            patterns: args.patterns,
+            agent: args.agent,
             on_timeout: args.on_timeout,
             log_file: args.log_file,
         };
@@ -111,6 +114,17 @@ pub fn run(args: WrapArgs, source: &Source) -> Result<u8, Error> {
     let (options, provider, timeout) = Options::parse(args)?;
     let settings = crate::config::load(source)?;
     let plan = settings.plan(provider, timeout)?;
+    let patterns = crate::patterns::load(&crate::patterns::LoadOptions {
+        extra: options.patterns.clone(),
+        agent: options.agent.clone(),
+        command: options
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        user_dir: crate::patterns::user_dir(),
+    })?;
+    let detector = detect::Detector::new(patterns);
     open_log(options.log_file.clone())?;
     crate::log::info(&format!(
         "wrap starting: {}",
@@ -127,7 +141,12 @@ pub fn run(args: WrapArgs, source: &Source) -> Result<u8, Error> {
         eprintln!("openfeedback: {warning}");
         crate::log::warn(warning);
     }
-    crate::run::runtime()?.block_on(session(options, plan))
+    crate::log::info(&format!(
+        "patterns: agent {}, {} active",
+        detector.set().agent().unwrap_or("generic"),
+        detector.set().active().len()
+    ));
+    crate::run::runtime()?.block_on(session(options, plan, Box::new(detector)))
 }
 
 fn open_log(path: Option<PathBuf>) -> Result<(), Error> {
@@ -178,7 +197,11 @@ fn label(options: &Options) -> String {
     }
 }
 
-async fn session(options: Options, plan: Plan) -> Result<u8, Error> {
+async fn session(
+    options: Options,
+    plan: Plan,
+    detector: Box<dyn prompt::Detect>,
+) -> Result<u8, Error> {
     let (heard_tx, heard_rx) = mpsc::unbounded_channel();
     let chain = ask::observed(crate::providers::build(&plan)?, &heard_tx);
     let gate = Arc::new(Gate::new(chain, plan.escalate_after));
@@ -263,7 +286,7 @@ async fn session(options: Options, plan: Plan) -> Result<u8, Error> {
         title: tty.stdout,
     };
     let mut bridge = bridge::Bridge::new(
-        Box::new(stand_in::StandIn),
+        detector,
         gate,
         config,
         spawned.agent,
