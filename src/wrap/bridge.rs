@@ -99,6 +99,8 @@ pub struct Config {
     pub command: String,
     /// Our stdout is a terminal: the title may be set.
     pub title: bool,
+    /// The test hook: panic on the first settled screen (see the module docs of `wrap`).
+    pub test_panic: bool,
 }
 
 /// How the session ended.
@@ -253,6 +255,11 @@ impl Bridge {
     }
 
     fn on_screen(&mut self, settled: Settled) {
+        assert!(
+            !self.config.test_panic,
+            "{}=after-start: the test hook panics here",
+            super::TEST_PANIC_ENV
+        );
         if settled.title.is_some() {
             self.agent_title = settled.title;
         }

@@ -21,8 +21,9 @@
 //!   onto the agent's screen.
 //!
 //! Test hook: when the environment variable `OPENFEEDBACK_TEST_PANIC` is `after-start`, wrap
-//! panics right after the agent started (raw mode on), so tests can check that a panic restores
-//! the terminal. It is compiled into every build and does nothing unless set.
+//! panics on its main thread once the agent has started and its first screen has settled (raw
+//! mode on, the agent's modes on), so tests can check that a panic restores the terminal. It is
+//! compiled into every build and does nothing unless set.
 
 pub mod detect;
 pub mod keys;
@@ -261,10 +262,6 @@ async fn session(
         }
     };
 
-    if std::env::var(TEST_PANIC_ENV).is_ok_and(|v| v == "after-start") {
-        panic!("{TEST_PANIC_ENV}=after-start: the test hook panics here");
-    }
-
     let config = bridge::Config {
         shape: ask::Shape {
             origin: Origin::here(Some(label(&options))),
@@ -284,6 +281,7 @@ async fn session(
             )
             .into_owned(),
         title: tty.stdout,
+        test_panic: std::env::var(TEST_PANIC_ENV).is_ok_and(|v| v == "after-start"),
     };
     let mut bridge = bridge::Bridge::new(
         detector,

@@ -2,6 +2,7 @@
 //! PTY of the test's own (rendered with vt100) or headless, answered through the fake Telegram.
 
 mod term;
+mod tmux;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -698,5 +699,162 @@ async fn modes_left_on_by_the_agent_are_reset() {
         "\x1b[?25h",
     ] {
         assert!(tail.contains(reset), "{reset:?} missing from {tail:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminal restoration in a real terminal (tmux)
+
+fn shell_quote(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
+/// The pane's script: `stty -g` before, wrap as the foreground job (its pid in `wrap.pid`),
+/// its exit code in `rc`, `stty -g` after; then the pane stays open for inspection.
+fn pane_script(t: &Setup, args: &[String], env: &[(&str, &str)]) -> String {
+    let sb = t.sb.path();
+    let mut envs = vec![
+        format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
+        format!("HOME={}", sb.join("home").display()),
+        format!("XDG_CONFIG_HOME={}", sb.join("config").display()),
+        format!("XDG_DATA_HOME={}", sb.join("data").display()),
+        "LANG=C.UTF-8".to_owned(),
+    ];
+    envs.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+    let envs: Vec<String> = envs.iter().map(|e| shell_quote(e)).collect();
+    let args: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+    format!(
+        "stty -g > before\n\
+         sh -c 'echo $$ > wrap.pid; exec \"$@\"' sh env -i TERM=\"$TERM\" {} {} {}\n\
+         echo $? > rc\n\
+         stty -g > after\n\
+         sleep 60\n",
+        envs.join(" "),
+        shell_quote(crate::support::bin()),
+        args.join(" ")
+    )
+}
+
+/// Modes the pane's terminal still has on, as tmux reports them.
+fn modes_left_on(tmux: &tmux::Tmux) -> Vec<&'static str> {
+    let mut on = Vec::new();
+    for (name, format, off) in [
+        ("alternate screen", "#{alternate_on}", "0"),
+        ("hidden cursor", "#{cursor_flag}", "1"),
+        ("mouse reporting", "#{mouse_any_flag}", "0"),
+        ("application cursor keys", "#{keypad_cursor_flag}", "0"),
+    ] {
+        if tmux.format(format) != off {
+            on.push(name);
+        }
+    }
+    on
+}
+
+/// Run modes.py under wrap in tmux, end it with `end`, and check the terminal came back.
+async fn restored_after(
+    test: &str,
+    agent_args: &[&str],
+    env: &[(&str, &str)],
+    end: Option<i32>,
+    code: &str,
+) -> Option<Setup> {
+    if !tmux::available(test) {
+        return None;
+    }
+    let t = Setup::new("").await;
+    let args = t.args(&[], "modes.py", agent_args);
+    let dir = t.sb.path().join("work");
+    let tmux = tmux::Tmux::start(&dir, &pane_script(&t, &args, env));
+    let before = tmux.wait_file("before").await;
+    if let Some(signal) = end {
+        tmux.wait_pane("the agent", |p| p.contains("READY modes on"))
+            .await;
+        assert_ne!(
+            tmux.stty(),
+            before,
+            "wrap did not put the terminal in raw mode"
+        );
+        assert!(
+            !modes_left_on(&tmux).is_empty(),
+            "the agent's modes are not on"
+        );
+        let pid: i32 = tmux.wait_file("wrap.pid").await.parse().unwrap();
+        // SAFETY: signals the wrap process this test started (its pid was just recorded).
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+    let rc = tmux.wait_file("rc").await;
+    let after = tmux.wait_file("after").await;
+    assert_eq!(
+        rc,
+        code,
+        "exit code; the pane:\n{}\nwrap log:\n{}",
+        tmux.capture(),
+        t.wrap_log()
+    );
+    assert_eq!(after, before, "stty -g differs after wrap");
+    assert_eq!(modes_left_on(&tmux), Vec::<&str>::new(), "modes left on");
+    Some(t)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terminal_restored_after_the_agent_exits_tmux() {
+    restored_after(
+        "terminal_restored_after_the_agent_exits_tmux",
+        &["--exit", "4"],
+        &[],
+        None,
+        "4",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terminal_restored_after_sigterm_tmux() {
+    restored_after(
+        "terminal_restored_after_sigterm_tmux",
+        &["--wait"],
+        &[],
+        Some(libc::SIGTERM),
+        "143",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terminal_restored_after_sighup_and_sigint_tmux() {
+    restored_after(
+        "terminal_restored_after_sighup_and_sigint_tmux",
+        &["--wait"],
+        &[],
+        Some(libc::SIGHUP),
+        "129",
+    )
+    .await;
+    restored_after(
+        "terminal_restored_after_sighup_and_sigint_tmux",
+        &["--wait"],
+        &[],
+        Some(libc::SIGINT),
+        "130",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terminal_restored_after_a_panic_tmux() {
+    let t = restored_after(
+        "terminal_restored_after_a_panic_tmux",
+        &["--wait"],
+        &[("OPENFEEDBACK_TEST_PANIC", "after-start")],
+        None,
+        "101",
+    )
+    .await;
+    if let Some(t) = t {
+        // The panic came after the agent switched its modes on (they were reset by the hook).
+        let log = t.wrap_log();
+        assert!(log.contains("the test hook panics here"), "{log}");
+        assert!(log.contains("agent started"), "{log}");
     }
 }
