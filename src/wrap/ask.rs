@@ -27,11 +27,12 @@ pub struct Shape {
 pub fn request(prompt: &Prompt, screen: &ScreenView, shape: &Shape) -> Request {
     let mut title = format!("{}: {}", prompt.agent, prompt.question.trim());
     let subject = prompt.subject.as_deref().and_then(|s| s.lines().next());
-    if let Some(subject) = subject.map(str::trim) {
-        if !subject.is_empty() && !prompt.question.contains(subject) {
-            title.push_str(" — ");
-            title.push_str(subject);
-        }
+    if let Some(subject) = subject.map(str::trim)
+        && !subject.is_empty()
+        && !prompt.question.contains(subject)
+    {
+        title.push_str(" — ");
+        title.push_str(subject);
     }
     let context = match shape.context_rows {
         None => context(&prompt.context, &prompt.question, usize::MAX),
@@ -172,7 +173,7 @@ impl Provider for Observed {
 #[derive(Debug)]
 pub enum Asked {
     /// Withdrawn during the grace period: nobody was paged.
-    NotAsked,
+    Unasked,
     /// The gate's answer (a `Cancelled` decision when withdrawn).
     Answered(Result<Answer, ProviderError>),
     /// The task asking failed (it panicked).
@@ -190,7 +191,7 @@ pub async fn ask(
     if !grace.is_zero() {
         tokio::select! {
             () = tokio::time::sleep(grace) => {}
-            _ = &mut cancel => return Asked::NotAsked,
+            _ = &mut cancel => return Asked::Unasked,
         }
     }
     let why = async move { cancel.await.unwrap_or(Closing::Cancelled) };
@@ -254,10 +255,10 @@ mod tests {
             ..ScreenView::default()
         };
         let with_pattern_context = request(&prompt, &screen, &shape);
-        shape.context_rows = Some(2);
+        shape.context_rows = Some(1);
         let request = request(&prompt, &screen, &shape);
         assert_eq!(with_pattern_context.body, request.body);
-        shape.context_rows = Some(3);
+        shape.context_rows = Some(2);
         let wider = super::request(&prompt, &screen, &shape);
         assert_eq!(
             wider.body.text(),

@@ -432,7 +432,7 @@ impl Bridge {
         self.clear_title();
         let mut record = finish_draft(&mut pending, &asked);
         match asked {
-            Asked::NotAsked => {
+            Asked::Unasked => {
                 record.answered_at = Place::Terminal;
                 record.result = Outcome::Local;
             }
@@ -564,13 +564,13 @@ impl Bridge {
                     }
                 }
                 Step::Pause(wait) => tokio::time::sleep(wait.min(STEP_PATIENCE)).await,
-                Step::Settle => match self.snapshot().await {
-                    Some(next) => view = next,
-                    None => {
+                Step::Settle => {
+                    let Some(next) = self.snapshot().await else {
                         outcome = Err("the screen model stopped".into());
                         break;
-                    }
-                },
+                    };
+                    view = next;
+                }
                 Step::Done => {
                     outcome = Ok(());
                     break;
@@ -659,7 +659,7 @@ fn finish_draft(pending: &mut Pending, asked: &Asked) -> WrapRecord {
         },
     );
     record.wait_ms = pending.detected_at.elapsed().as_millis();
-    record.paged = !matches!(asked, Asked::NotAsked);
+    record.paged = !matches!(asked, Asked::Unasked);
     if let Some((at, provider)) = pending.posted {
         record.detected_to_posted_ms = Some(at.duration_since(pending.detected_at).as_millis());
         record.provider = Some(provider.to_string());
@@ -677,7 +677,7 @@ fn finish_draft(pending: &mut Pending, asked: &Asked) -> WrapRecord {
             record.choice = Some(choice.clone());
         }
     }
-    if let Asked::NotAsked = asked {
+    if let Asked::Unasked = asked {
         record.request_id = None;
     }
     record

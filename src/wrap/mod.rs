@@ -250,7 +250,7 @@ async fn session(
         pid,
         spawned.reader,
         spawned.writer,
-        &tty,
+        tty,
         size,
         options.settle,
     );
@@ -364,7 +364,7 @@ fn start_threads(
     pid: i32,
     pty_reader: Box<dyn std::io::Read + Send>,
     pty_writer: Box<dyn std::io::Write + Send>,
-    tty: &terminal::Tty,
+    tty: terminal::Tty,
     size: (u16, u16),
     settle: Duration,
 ) -> Result<Started, Error> {

@@ -160,11 +160,14 @@ impl Boundary {
         use State::{Csi, Escape, EscapeIntermediate, Ground, String};
         self.state = match (self.state, b) {
             (_, 0x1b) => Escape,
-            (_, 0x18 | 0x1a) | (String, 0x07) => Ground,
             (Escape, b'[') => Csi,
             (Escape, b']' | b'P' | b'_' | b'^' | b'X') => String,
             (Escape | EscapeIntermediate, 0x20..=0x2f) => EscapeIntermediate,
-            (Escape | EscapeIntermediate, 0x30..=0x7e) | (Csi, 0x40..=0x7e) => Ground,
+            // CAN and SUB abort any sequence; BEL ends a string; final bytes end the rest.
+            (_, 0x18 | 0x1a)
+            | (String, 0x07)
+            | (Escape | EscapeIntermediate, 0x30..=0x7e)
+            | (Csi, 0x40..=0x7e) => Ground,
             (state, _) => state,
         };
     }

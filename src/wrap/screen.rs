@@ -133,10 +133,8 @@ impl vt100::Callbacks for Hooks {
     ) {
         let first = params.first().and_then(|p| p.first()).copied();
         match (i1, i2, c) {
-            (Some(b'?'), None, 'h' | 'l') => {
-                if params.iter().any(|p| p.first() == Some(&1004)) {
-                    self.focus_events = c == 'h';
-                }
+            (Some(b'?'), None, 'h' | 'l') if params.iter().any(|p| p.first() == Some(&1004)) => {
+                self.focus_events = c == 'h';
             }
             (Some(b'>'), None, 'u') => self.kitty_depth = self.kitty_depth.saturating_add(1),
             (Some(b'<'), None, 'u') => {
@@ -208,7 +206,7 @@ impl Model {
 
     fn resize(&mut self, rows: u16, cols: u16) {
         self.guarded("resize", |p| {
-            p.screen_mut().set_size(rows.max(2), cols.max(2))
+            p.screen_mut().set_size(rows.max(2), cols.max(2));
         });
     }
 
@@ -355,21 +353,21 @@ fn run(
                 backlog.done(batch.len());
                 last_activity = Instant::now();
                 dirty_since.get_or_insert(last_activity);
-                if let Some(other) = pending_other {
-                    if !handle_other(
+                if let Some(other) = pending_other
+                    && !handle_other(
                         other,
                         &mut model,
                         &mut waiters,
                         &mut last_activity,
                         &mut dirty_since,
-                    ) {
-                        return;
-                    }
+                    )
+                {
+                    return;
                 }
-                let modes = model.modes();
-                if modes != published {
-                    published = modes;
-                    modes::publish(modes);
+                let now_on = model.modes();
+                if now_on != published {
+                    published = now_on;
+                    modes::publish(now_on);
                 }
             }
             Ok(other) => {
@@ -389,13 +387,13 @@ fn run(
 
         let now = Instant::now();
         let quiet = now.duration_since(last_activity) >= settle;
-        if let Some(since) = dirty_since {
-            if quiet || now.duration_since(since) >= CAP {
-                let view = model.view();
-                dirty_since = if quiet { None } else { Some(now) };
-                let title = model.finish().title;
-                let _ = sinks.settled.send(Settled { view, quiet, title });
-            }
+        if let Some(since) = dirty_since
+            && (quiet || now.duration_since(since) >= CAP)
+        {
+            let view = model.view();
+            dirty_since = if quiet { None } else { Some(now) };
+            let title = model.finish().title;
+            let _ = sinks.settled.send(Settled { view, quiet, title });
         }
         if !waiters.is_empty() {
             let ready = |asked: &Instant| {

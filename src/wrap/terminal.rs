@@ -88,10 +88,10 @@ impl Drop for RawMode {
 }
 
 fn leave_raw_mode() {
-    if RAW.swap(false, Ordering::SeqCst) {
-        if let Err(e) = crossterm::terminal::disable_raw_mode() {
-            crate::log::warn(&format!("cannot restore the terminal mode: {e}"));
-        }
+    if RAW.swap(false, Ordering::SeqCst)
+        && let Err(e) = crossterm::terminal::disable_raw_mode()
+    {
+        crate::log::warn(&format!("cannot restore the terminal mode: {e}"));
     }
 }
 

@@ -33,11 +33,9 @@ pub fn spawn(
         .spawn(move || {
             let mut failed = false;
             for job in &jobs {
-                if !failed {
-                    if let Err(e) = pty.write_all(&job.bytes).and_then(|()| pty.flush()) {
-                        crate::log::warn(&format!("cannot write to the agent's terminal: {e}"));
-                        failed = true;
-                    }
+                if !failed && let Err(e) = pty.write_all(&job.bytes).and_then(|()| pty.flush()) {
+                    crate::log::warn(&format!("cannot write to the agent's terminal: {e}"));
+                    failed = true;
                 }
                 if let Some(done) = job.done {
                     let _ = done.send(());

@@ -578,7 +578,9 @@ async fn interactive_queries_go_to_the_real_terminal() {
     let code = term.wait_exit().await;
     let log = t.read_agent_log();
     // The DA1 reply is the test terminal's own, not wrap's.
-    let da1: String = term::DA1_REPLY.iter().map(|b| format!("{b:02x}")).collect();
+    let da1 = term::DA1_REPLY
+        .iter()
+        .fold(String::new(), |s, b| s + &format!("{b:02x}"));
     assert!(log.contains(&format!("1b5b63 -> {da1}")), "{log}");
     assert!(log.contains("1b5b366e -> 1b5b323b3852"), "{log}");
     assert_eq!(

@@ -144,10 +144,6 @@ impl Term {
             .set_size(rows, cols);
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.process_id().expect("pid")
-    }
-
     /// Wait until the screen satisfies `pred`; the screen then.
     pub async fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);

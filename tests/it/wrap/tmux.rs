@@ -91,10 +91,10 @@ impl Tmux {
         let path = self.dir.join(file);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                if !text.trim().is_empty() {
-                    return text.trim().to_owned();
-                }
+            if let Ok(text) = std::fs::read_to_string(&path)
+                && !text.trim().is_empty()
+            {
+                return text.trim().to_owned();
             }
             assert!(
                 Instant::now() < deadline,
