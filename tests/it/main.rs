@@ -7,3 +7,4 @@ mod agents_e2e;
 mod cli;
 mod patterns;
 mod telegram;
+mod wrap;
