@@ -46,7 +46,16 @@ fn builtin_files_load() {
     let agents: Vec<&str> = set.files().iter().map(|f| f.agent.as_str()).collect();
     assert_eq!(
         agents,
-        ["aider", "claude-code", "codex", "gemini", "generic"]
+        [
+            "aider",
+            "amazon-q",
+            "claude-code",
+            "codex",
+            "copilot",
+            "gemini",
+            "goose",
+            "generic"
+        ]
     );
     // `show` gets the block as written, header first.
     let p = &set.find("generic/y-n")[0];

@@ -31,6 +31,7 @@
 //! Needs: root (or CAP_SYS_ADMIN) for `unshare -n`, `ip` (iproute2), git, python3 3.10-3.12
 //! with venv, node 20+ and npm. What is missing is reported as SKIPPED with the reason.
 
+use std::fmt::Write as _;
 use std::future::Future;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -228,9 +229,12 @@ fn install(agent: Agent) -> Result<PathBuf, Skip> {
             )?;
         }
     }
-    if !bin.exists() {
-        panic!("installed {}, but {} is missing", agent.package(), bin.display());
-    }
+    assert!(
+        bin.exists(),
+        "installed {}, but {} is missing",
+        agent.package(),
+        bin.display()
+    );
     std::fs::write(&stamp, "").expect("install stamp");
     println!(
         "installed {} in {:.0?} into {}",
@@ -467,7 +471,8 @@ impl Session {
             .find(|(text, _)| text.contains(label))
             .unwrap_or_else(|| panic!("no button {label:?} in {:?}", message.buttons()))
             .1;
-        self.tg.click(self.chat, message.message_id, &data, &self.ann);
+        self.tg
+            .click(self.chat, message.message_id, &data, &self.ann);
         self.wait_answered(message).await;
     }
 
@@ -479,7 +484,8 @@ impl Session {
             .find(|(t, _)| t.contains(label))
             .unwrap_or_else(|| panic!("no button {label:?} in {:?}", message.buttons()))
             .1;
-        self.tg.click(self.chat, message.message_id, &data, &self.ann);
+        self.tg
+            .click(self.chat, message.message_id, &data, &self.ann);
         let ask = self
             .tg
             .wait_message(|m| m.reply_to == Some(message.message_id), WAIT)
@@ -710,9 +716,10 @@ fn setup(
                  [features]\nplugins = false\nremote_plugin = false\napps = false\n"
             );
             if !options.untrusted {
-                config.push_str(&format!(
+                let _ = write!(
+                    config,
                     "\n[projects.\"{project_dir}\"]\ntrust_level = \"trusted\"\n"
-                ));
+                );
             }
             write(codex_home.join("config.toml"), &config);
             (
@@ -806,14 +813,20 @@ fn aider_approve_creates_the_file_and_runs_the_command() {
             let create = s.request().await;
             assert_contains(&create.text, "aider: Create new file? — proof.txt");
             s.click(&create, "Yes").await;
-            assert_eq!(s.wait_file("proof.txt").await, "created by the fake model\n");
+            assert_eq!(
+                s.wait_file("proof.txt").await,
+                "created by the fake model\n"
+            );
             let run = s.request().await;
             assert_contains(
                 &run.text,
                 "aider: Run shell command? — touch shell_proof.txt && echo shell-ran",
             );
             let labels: Vec<String> = run.buttons().into_iter().map(|(t, _)| t).collect();
-            assert!(labels.iter().any(|l| l.contains("Don't ask again")), "{labels:?}");
+            assert!(
+                labels.iter().any(|l| l.contains("Don't ask again")),
+                "{labels:?}"
+            );
             s.click(&run, "Yes").await;
             s.wait_file("shell_proof.txt").await;
             let output = s.request().await;
@@ -826,12 +839,25 @@ fn aider_approve_creates_the_file_and_runs_the_command() {
                 ".aider*",
             );
             let audit = s.wait_audit(4).await;
-            let patterns: Vec<&str> = audit.iter().map(|r| r["pattern"].as_str().unwrap()).collect();
+            let patterns: Vec<&str> = audit
+                .iter()
+                .map(|r| r["pattern"].as_str().unwrap())
+                .collect();
             assert_eq!(
                 patterns,
-                ["aider/confirm", "aider/file", "aider/shell", "aider/confirm"]
+                [
+                    "aider/confirm",
+                    "aider/file",
+                    "aider/shell",
+                    "aider/confirm"
+                ]
             );
-            assert!(audit.iter().all(|r| r["result"] == "typed" && r["keys"] == "y ⏎"), "{audit:?}");
+            assert!(
+                audit
+                    .iter()
+                    .all(|r| r["result"] == "typed" && r["keys"] == "y ⏎"),
+                "{audit:?}"
+            );
             s.stop().await;
         },
     );
@@ -885,66 +911,84 @@ fn aider_dont_ask_again_declines_the_command() {
 
 #[test]
 fn claude_approve_bash_runs_it() {
-    e2e("claude_approve_bash_runs_it", Agent::Claude, |bin| async move {
-        let mut s = Session::start(
-            Agent::Claude,
-            &bin,
-            vec![shell("touch proof.txt")],
-            Options::default(),
-        )
-        .await;
-        let ask = s.request().await;
-        assert_contains(&ask.text, "claude-code: Do you want to proceed? — touch proof.txt");
-        s.click(&ask, "Yes").await;
-        s.wait_file("proof.txt").await;
-        s.wait_next_turn().await;
-        let audit = s.wait_audit(1).await;
-        assert_eq!(audit[0]["pattern"], "claude-code/bash");
-        assert_eq!(audit[0]["choice"], "y");
-        s.stop().await;
-    });
+    e2e(
+        "claude_approve_bash_runs_it",
+        Agent::Claude,
+        |bin| async move {
+            let mut s = Session::start(
+                Agent::Claude,
+                &bin,
+                vec![shell("touch proof.txt")],
+                Options::default(),
+            )
+            .await;
+            let ask = s.request().await;
+            assert_contains(
+                &ask.text,
+                "claude-code: Do you want to proceed? — touch proof.txt",
+            );
+            s.click(&ask, "Yes").await;
+            s.wait_file("proof.txt").await;
+            s.wait_next_turn().await;
+            let audit = s.wait_audit(1).await;
+            assert_eq!(audit[0]["pattern"], "claude-code/bash");
+            assert_eq!(audit[0]["choice"], "y");
+            s.stop().await;
+        },
+    );
 }
 
 #[test]
 fn claude_startup_dialogs_then_bash() {
-    e2e("claude_startup_dialogs_then_bash", Agent::Claude, |bin| async move {
-        let options = Options {
-            untrusted: true,
-            ..Options::default()
-        };
-        let mut s =
-            Session::start(Agent::Claude, &bin, vec![shell("touch proof.txt")], options).await;
-        let trust = s.request().await;
-        assert_contains(&trust.text, "Is this a project you created or one you trust?");
-        s.click(&trust, "Yes, I trust this folder").await;
-        // The key dialog has No pre-selected: Yes must be selected and verified first.
-        let key = s.request().await;
-        assert_contains(&key.text, "Do you want to use this API key?");
-        s.click(&key, "Yes").await;
-        let bash = s.request().await;
-        assert_contains(&bash.text, "Do you want to proceed?");
-        s.click(&bash, "Yes").await;
-        s.wait_file("proof.txt").await;
-        let audit = s.wait_audit(3).await;
-        assert_eq!(audit[1]["pattern"], "claude-code/api-key");
-        assert_eq!(audit[1]["keys"], "↑ ⏎");
-        s.stop().await;
-    });
+    e2e(
+        "claude_startup_dialogs_then_bash",
+        Agent::Claude,
+        |bin| async move {
+            let options = Options {
+                untrusted: true,
+                ..Options::default()
+            };
+            let mut s =
+                Session::start(Agent::Claude, &bin, vec![shell("touch proof.txt")], options).await;
+            let trust = s.request().await;
+            assert_contains(
+                &trust.text,
+                "Is this a project you created or one you trust?",
+            );
+            s.click(&trust, "Yes, I trust this folder").await;
+            // The key dialog has No pre-selected: Yes must be selected and verified first.
+            let key = s.request().await;
+            assert_contains(&key.text, "Do you want to use this API key?");
+            s.click(&key, "Yes").await;
+            let bash = s.request().await;
+            assert_contains(&bash.text, "Do you want to proceed?");
+            s.click(&bash, "Yes").await;
+            s.wait_file("proof.txt").await;
+            let audit = s.wait_audit(3).await;
+            assert_eq!(audit[1]["pattern"], "claude-code/api-key");
+            assert_eq!(audit[1]["keys"], "↑ ⏎");
+            s.stop().await;
+        },
+    );
 }
 
 #[test]
 fn claude_reject_write_creates_nothing() {
-    e2e("claude_reject_write_creates_nothing", Agent::Claude, |bin| async move {
-        let actions = vec![write_file("proof.txt", "written by fake model\n")];
-        let mut s = Session::start(Agent::Claude, &bin, actions, Options::default()).await;
-        let ask = s.request().await;
-        assert_contains(&ask.text, "Do you want to create proof.txt?");
-        s.click(&ask, "No").await;
-        s.wait_screen("the rejection", "User rejected write to proof.txt")
-            .await;
-        assert!(!s.exists("proof.txt"));
-        s.stop().await;
-    });
+    e2e(
+        "claude_reject_write_creates_nothing",
+        Agent::Claude,
+        |bin| async move {
+            let actions = vec![write_file("proof.txt", "written by fake model\n")];
+            let mut s = Session::start(Agent::Claude, &bin, actions, Options::default()).await;
+            let ask = s.request().await;
+            assert_contains(&ask.text, "Do you want to create proof.txt?");
+            s.click(&ask, "No").await;
+            s.wait_screen("the rejection", "User rejected write to proof.txt")
+                .await;
+            assert!(!s.exists("proof.txt"));
+            s.stop().await;
+        },
+    );
 }
 
 #[test]
@@ -998,28 +1042,36 @@ fn claude_allow_edits_for_the_session_switches_mode() {
 
 #[test]
 fn codex_trust_then_approve_the_command() {
-    e2e("codex_trust_then_approve_the_command", Agent::Codex, |bin| async move {
-        let options = Options {
-            untrusted: true,
-            ..Options::default()
-        };
-        let mut s = Session::start(Agent::Codex, &bin, vec![shell("touch proof.txt")], options).await;
-        let trust = s.request().await;
-        assert_contains(&trust.text, "Trust this folder?");
-        s.click(&trust, "Trust and continue").await;
-        let run = s.request().await;
-        assert_contains(
-            &run.text,
-            "codex: Would you like to run the following command? — touch proof.txt",
-        );
-        s.click(&run, "Yes, proceed").await;
-        s.wait_file("proof.txt").await;
-        s.wait_screen("Codex's history line", "You approved codex to run touch proof.txt")
+    e2e(
+        "codex_trust_then_approve_the_command",
+        Agent::Codex,
+        |bin| async move {
+            let options = Options {
+                untrusted: true,
+                ..Options::default()
+            };
+            let mut s =
+                Session::start(Agent::Codex, &bin, vec![shell("touch proof.txt")], options).await;
+            let trust = s.request().await;
+            assert_contains(&trust.text, "Trust this folder?");
+            s.click(&trust, "Trust and continue").await;
+            let run = s.request().await;
+            assert_contains(
+                &run.text,
+                "codex: Would you like to run the following command? — touch proof.txt",
+            );
+            s.click(&run, "Yes, proceed").await;
+            s.wait_file("proof.txt").await;
+            s.wait_screen(
+                "Codex's history line",
+                "You approved codex to run touch proof.txt",
+            )
             .await;
-        let audit = s.wait_audit(2).await;
-        assert_eq!(audit[1]["keys"], "y");
-        s.stop().await;
-    });
+            let audit = s.wait_audit(2).await;
+            assert_eq!(audit[1]["keys"], "y");
+            s.stop().await;
+        },
+    );
 }
 
 #[test]
@@ -1062,8 +1114,11 @@ fn codex_queued_commands_are_asked_one_after_another() {
             assert_contains(&second.text, "— touch second.txt");
             s.click(&second, "No").await;
             s.wait_file("proof.txt").await;
-            s.wait_screen("the second answer", "You canceled the request to run touch second.txt")
-                .await;
+            s.wait_screen(
+                "the second answer",
+                "You canceled the request to run touch second.txt",
+            )
+            .await;
             assert!(!s.exists("second.txt"));
             s.stop().await;
         },
@@ -1075,39 +1130,50 @@ fn codex_queued_commands_are_asked_one_after_another() {
 
 #[test]
 fn gemini_approve_shell_runs_it() {
-    e2e("gemini_approve_shell_runs_it", Agent::Gemini, |bin| async move {
-        let mut s = Session::start(
-            Agent::Gemini,
-            &bin,
-            vec![shell("touch proof.txt")],
-            Options::default(),
-        )
-        .await;
-        let ask = s.request().await;
-        assert_contains(&ask.text, "gemini: Allow execution of [Shell]? — touch proof.txt");
-        s.click(&ask, "Allow once").await;
-        s.wait_file("proof.txt").await;
-        s.wait_next_turn().await;
-        s.stop().await;
-    });
+    e2e(
+        "gemini_approve_shell_runs_it",
+        Agent::Gemini,
+        |bin| async move {
+            let mut s = Session::start(
+                Agent::Gemini,
+                &bin,
+                vec![shell("touch proof.txt")],
+                Options::default(),
+            )
+            .await;
+            let ask = s.request().await;
+            assert_contains(
+                &ask.text,
+                "gemini: Allow execution of [Shell]? — touch proof.txt",
+            );
+            s.click(&ask, "Allow once").await;
+            s.wait_file("proof.txt").await;
+            s.wait_next_turn().await;
+            s.stop().await;
+        },
+    );
 }
 
 #[test]
 fn gemini_reject_shell_runs_nothing() {
-    e2e("gemini_reject_shell_runs_nothing", Agent::Gemini, |bin| async move {
-        let mut s = Session::start(
-            Agent::Gemini,
-            &bin,
-            vec![shell("touch proof.txt")],
-            Options::default(),
-        )
-        .await;
-        let ask = s.request().await;
-        s.click(&ask, "No").await;
-        s.wait_screen("the cancellation", "Request cancelled").await;
-        assert!(!s.exists("proof.txt"));
-        s.stop().await;
-    });
+    e2e(
+        "gemini_reject_shell_runs_nothing",
+        Agent::Gemini,
+        |bin| async move {
+            let mut s = Session::start(
+                Agent::Gemini,
+                &bin,
+                vec![shell("touch proof.txt")],
+                Options::default(),
+            )
+            .await;
+            let ask = s.request().await;
+            s.click(&ask, "No").await;
+            s.wait_screen("the cancellation", "Request cancelled").await;
+            assert!(!s.exists("proof.txt"));
+            s.stop().await;
+        },
+    );
 }
 
 #[test]
@@ -1126,7 +1192,10 @@ fn gemini_trust_then_allow_edits_for_the_session() {
             assert_contains(&trust.text, "Do you trust the files in this folder?");
             s.click(&trust, "Trust folder (proj)").await;
             let edit = s.request().await;
-            assert_contains(&edit.text, "gemini: Apply this change? — Writing to proof.txt");
+            assert_contains(
+                &edit.text,
+                "gemini: Apply this change? — Writing to proof.txt",
+            );
             s.click(&edit, "Allow for this session").await;
             assert_eq!(s.wait_file("proof.txt").await, "written by fake model\n");
             s.wait_screen("the mode Gemini switched to", "auto-accept edits")
@@ -1198,7 +1267,7 @@ async fn lab_fake_llm() {
         for r in &requests[written..] {
             let line = serde_json::json!({"method": r.method, "path": r.path, "kind": r.kind,
                                           "body": r.body});
-            lines.push_str(&format!("{line}\n"));
+            let _ = writeln!(lines, "{line}");
         }
         if !lines.is_empty() {
             use std::io::Write as _;

@@ -17,6 +17,7 @@
 //!   agent drew after that key), or, where the session used a digit instead, what the plan
 //!   types instead.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -292,8 +293,12 @@ fn every_recording_has_expectations() {
         .unwrap()
         .filter_map(|e| {
             let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            // `<name>.keys.raw` holds a recording's input, not a recording.
             let stem = name.strip_suffix(".raw")?;
-            (!stem.ends_with(".keys")).then(|| stem.to_owned())
+            Path::new(stem)
+                .extension()
+                .is_none_or(|e| e != "keys")
+                .then(|| stem.to_owned())
         })
         .collect();
     names.sort();
@@ -617,6 +622,10 @@ fn wrapped_commands_pick_their_agent() {
         ("uvx aider-chat", "aider"),
         ("pipx run aider-chat", "aider"),
         ("env TERM=dumb aider", "aider"),
+        ("goose session", "goose"),
+        ("copilot", "copilot"),
+        ("npx @github/copilot", "copilot"),
+        ("q chat", "amazon-q"),
     ] {
         assert_eq!(agent(cmd).as_deref(), Some(expected), "{cmd}");
     }
@@ -677,7 +686,8 @@ fn owned(items: &[&str]) -> Vec<String> {
 
 #[test]
 fn aider_questions_and_their_extra_answers() {
-    let cases: [(&str, &str, &str, Option<&str>, &[&str]); 9] = [
+    type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a [&'a str]);
+    let cases: [Case; 9] = [
         (
             "\nsrc/app.py\nAdd file to the chat? (Y)es/(N)o/(A)ll/(S)kip all/(D)on't ask again [Yes]: ",
             "aider/file",
@@ -829,9 +839,9 @@ fn claude_2(title: &str, body: &str, question: &str, options: &[&str], footer: &
     );
     for (i, option) in options.iter().enumerate() {
         let marker = if i == 0 { "❯" } else { " " };
-        text.push_str(&format!(" {marker} {option}\n"));
+        let _ = writeln!(text, " {marker} {option}");
     }
-    text.push_str(&format!("\n {footer}\n"));
+    let _ = writeln!(text, "\n {footer}");
     text
 }
 
@@ -997,7 +1007,7 @@ fn codex_overlays() {
         let mut text = format!("• Working\n\n  {question}\n\n{body}\n\n");
         for (i, option) in options.iter().enumerate() {
             let marker = if i == 0 { "›" } else { " " };
-            text.push_str(&format!("{marker} {}. {option}\n", i + 1));
+            let _ = writeln!(text, "{marker} {}. {option}", i + 1);
         }
         text.push_str("\n  Press enter to confirm or esc to cancel\n");
         text
@@ -1126,7 +1136,7 @@ fn gemini_dialogs_old_and_new_labels() {
         );
         for (i, option) in options.iter().enumerate() {
             let marker = if i == 0 { "●" } else { " " };
-            text.push_str(&format!("│ {marker} {}. {option} │\n", i + 1));
+            let _ = writeln!(text, "│ {marker} {}. {option} │", i + 1);
         }
         text.push_str("╰────╯\n");
         text
@@ -1238,4 +1248,110 @@ fn agent_patterns_stay_silent_on_each_others_screens() {
         let wanted: Vec<&str> = expected.iter().map(|e| e.pattern).collect();
         assert_eq!(patterns, wanted, "{name}");
     }
+}
+
+#[test]
+fn goose_copilot_and_amazon_q() {
+    let goose = "\
+─── shell | developer ──────────────────────────
+command: rm -rf build
+
+◆  Goose would like to call the above tool, do you allow?
+│  ● Allow (Allow the tool call once)
+│  ○ Always Allow
+│  ○ Deny
+│  ○ Cancel
+└
+";
+    let p = detect_in("goose", goose).unwrap();
+    assert_eq!(
+        summary(&p),
+        (
+            "goose/tool".to_owned(),
+            "Goose would like to call the above tool, do you allow?".to_owned(),
+            Some(
+                "─── shell | developer ──────────────────────────\ncommand: rm -rf build"
+                    .to_owned()
+            ),
+            owned(&[
+                "y=Allow",
+                "always=Always Allow",
+                "n=Deny",
+                "cancel=Cancel the response",
+                "nf=Cancel, and tell goose"
+            ])
+        )
+    );
+    // Answered: `◇` and the choice only.
+    let answered = "◇  Goose would like to call the above tool, do you allow?\n│  Allow\n";
+    assert_eq!(detect_in("goose", answered), None);
+
+    let copilot = "\
+ ╭──────────────────────────────╮
+ │ git push origin main         │
+ ╰──────────────────────────────╯
+ Do you want to run this command?
+ ❯ 1. Yes
+   2. Yes, and approve `git push` for the rest of the running session
+   3. No, and tell Copilot what to do differently (Esc to stop)
+";
+    let p = detect_in("copilot", copilot).unwrap();
+    assert_eq!(
+        summary(&p),
+        (
+            "copilot/permission".to_owned(),
+            "Do you want to run this command?".to_owned(),
+            Some("git push origin main".to_owned()),
+            owned(&[
+                "y=Yes",
+                "always=Yes, and approve `git push` for the rest of the running session",
+                "n=No",
+                "nf=No, and tell Copilot"
+            ])
+        )
+    );
+    // Claude Code's dialog has no "tell Copilot" row: Copilot's pattern does not take it.
+    let claude = String::from_utf8(read("claude-bash-yes.screen.txt")).unwrap();
+    assert_eq!(detect_in("copilot", &claude), None);
+
+    let q = "\
+Using tool: execute_bash
+ ● I will run the following shell command:
+ rm -rf build
+
+Allow this action? Use 't' to trust (always allow) this tool for the session. [y/n/t]:
+
+> ";
+    let screen = ScreenView {
+        cursor: (6, 2),
+        ..screen_from_dump(q)
+    };
+    let set = load(&LoadOptions {
+        user_dir: None,
+        agent: Some("amazon-q".into()),
+        ..LoadOptions::default()
+    })
+    .unwrap();
+    let mut detector = Detector::new(set);
+    let p = detector.detect(&screen).unwrap();
+    assert_eq!(
+        summary(&p),
+        (
+            "amazon-q/tool".to_owned(),
+            "Allow this action?".to_owned(),
+            Some(
+                "Using tool: execute_bash\n● I will run the following shell command:\nrm -rf build"
+                    .to_owned()
+            ),
+            owned(&[
+                "y=Yes",
+                "t=Trust this tool for the session",
+                "n=No",
+                "nf=No, and tell Q"
+            ])
+        )
+    );
+    // Answered (`> y` on the input row): nothing.
+    let answered = screen_from_dump(&format!("{q}y\n"));
+    assert_eq!(detector.detect(&answered), None);
 }

@@ -25,6 +25,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -426,13 +427,14 @@ fn aider_reply(actions: &[Action]) -> String {
     for action in actions {
         match action {
             Action::Write { path, content } => {
-                text.push_str(&format!(
+                let _ = write!(
+                    text,
                     "{path}\n```\n<<<<<<< SEARCH\n=======\n{}\n>>>>>>> REPLACE\n```\n\n",
                     content.trim_end()
-                ));
+                );
             }
             Action::Shell(command) => {
-                text.push_str(&format!("Run this:\n\n```bash\n{command}\n```\n\n"));
+                let _ = write!(text, "Run this:\n\n```bash\n{command}\n```\n\n");
             }
         }
     }
