@@ -191,3 +191,55 @@ async fn show_explains_the_claude_bash_pattern() {
         assert!(run.stdout.contains(part), "{part:?} in\n{}", run.stdout);
     }
 }
+
+#[tokio::test]
+async fn every_recording_fires_once_per_prompt_with_its_agents_patterns() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/agents");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".raw")?.to_owned();
+            std::path::Path::new(&stem)
+                .extension()
+                .is_none()
+                .then_some(stem)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 17, "{names:?}");
+    let sb = Sandbox::new();
+    for name in names {
+        let record: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        let prompts = record["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s.get("raw_offset_at_prompt").is_some())
+            .count();
+        let agent = match record["agent"].as_str().unwrap() {
+            "gemini-cli" => "gemini",
+            other => other,
+        };
+        let file = recording(&format!("{name}.raw"));
+        let run = sb.run(&["patterns", "test", &file]).await;
+        run.assert_code(0);
+        assert!(
+            run.stdout.contains(&format!("\n{prompts} prompt(s) fired")),
+            "{name}: expected {prompts} prompts\n{}",
+            run.stdout
+        );
+        let fired: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("fired "))
+            .collect();
+        assert_eq!(fired.len(), prompts, "{name}");
+        for line in fired {
+            assert!(line.starts_with(&format!("{agent}/")), "{name}: {line}");
+        }
+    }
+}
