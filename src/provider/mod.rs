@@ -11,6 +11,7 @@
 //! the human already made must not turn into a timeout.
 
 pub mod telegram;
+pub mod web;
 
 use std::fmt;
 use std::sync::Arc;
