@@ -43,6 +43,7 @@ pub struct Answer {
 }
 
 impl Answer {
+    #[must_use]
     pub fn verdict(&self) -> Option<Verdict> {
         match &self.decision {
             Decision::Decided { verdict, .. } => Some(*verdict),
@@ -86,6 +87,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// The outcome of `request`, or `None` when it was cancelled (cancellation prints nothing).
+    #[must_use]
     pub fn of(request: &Request, answer: &Answer) -> Option<Self> {
         let (decision, choice) = match &answer.decision {
             Decision::Decided {
@@ -136,6 +138,7 @@ impl Outcome {
     }
 
     /// The exit code of this outcome: 0 approved, 1 rejected, 2 timeout.
+    #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self.decision {
             DecisionField::Approved => crate::error::code::APPROVED,

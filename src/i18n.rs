@@ -15,6 +15,7 @@ pub enum Locale {
 impl Locale {
     pub const ALL: [Locale; 3] = [Locale::En, Locale::ZhCn, Locale::ZhTw];
 
+    #[must_use]
     pub fn parse(s: &str) -> Option<Locale> {
         match s.trim() {
             "en" | "en-US" | "en-GB" => Some(Locale::En),
@@ -24,6 +25,7 @@ impl Locale {
         }
     }
 
+    #[must_use]
     pub fn messages(self) -> &'static Messages {
         match self {
             Locale::En => &EN,
@@ -60,6 +62,14 @@ pub struct Messages {
     pub cancelled: &'static str,
     pub answered_elsewhere: &'static str,
     pub at_the_terminal: &'static str,
+    /// Footer hint where replies can be read (Discord with the Message Content intent).
+    pub reply_hint: &'static str,
+    /// Title of the reason modal (Discord: at most 45 characters).
+    pub reason_title: &'static str,
+    /// Label of the reason field (Discord: at most 45 characters).
+    pub reason_label: &'static str,
+    /// Button that reopens the reason form.
+    pub add_reason: &'static str,
 }
 
 static EN: Messages = Messages {
@@ -87,6 +97,10 @@ static EN: Messages = Messages {
     cancelled: "🚫 Withdrawn at {time}: the requester stopped waiting.",
     answered_elsewhere: "✔ Answered {place} at {time}.",
     at_the_terminal: "at the terminal",
+    reply_hint: "Reply to this message to approve with a note.",
+    reason_title: "Why reject?",
+    reason_label: "Reason (optional)",
+    add_reason: "✍️ Add a reason",
 };
 
 static ZH_CN: Messages = Messages {
@@ -114,6 +128,10 @@ static ZH_CN: Messages = Messages {
     cancelled: "🚫 已于 {time} 撤回：请求方已停止等待。",
     answered_elsewhere: "✔ 已于 {time} 在{place}答复。",
     at_the_terminal: "终端",
+    reply_hint: "回复此消息即可批准并附上备注。",
+    reason_title: "为什么拒绝？",
+    reason_label: "原因（可选）",
+    add_reason: "✍️ 补充原因",
 };
 
 static ZH_TW: Messages = Messages {
@@ -141,9 +159,14 @@ static ZH_TW: Messages = Messages {
     cancelled: "🚫 已於 {time} 撤回：請求方已停止等待。",
     answered_elsewhere: "✔ 已於 {time} 在{place}回覆。",
     at_the_terminal: "終端機",
+    reply_hint: "回覆此訊息即可核准並附上備註。",
+    reason_title: "為什麼拒絕？",
+    reason_label: "原因（選填）",
+    add_reason: "✍️ 補充原因",
 };
 
 /// Fill `{name}` placeholders in `template` from `values`.
+#[must_use]
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_owned();
     for (name, value) in values {
@@ -153,6 +176,7 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// A wall-clock time as shown in chats: `2026-11-21 14:32:05 UTC`.
+#[must_use]
 pub fn clock(at: std::time::SystemTime) -> String {
     let text = humantime::format_rfc3339_seconds(at).to_string();
     format!("{} UTC", text.trim_end_matches('Z').replace('T', " "))
@@ -188,6 +212,10 @@ mod tests {
             ("cancelled", m.cancelled),
             ("answered_elsewhere", m.answered_elsewhere),
             ("at_the_terminal", m.at_the_terminal),
+            ("reply_hint", m.reply_hint),
+            ("reason_title", m.reason_title),
+            ("reason_label", m.reason_label),
+            ("add_reason", m.add_reason),
         ]
     }
 
@@ -211,6 +239,17 @@ mod tests {
                 assert!(!text.trim().is_empty(), "{locale:?} has an empty {key}");
                 assert_eq!(placeholders(text), placeholders(en), "{locale:?} {key}");
             }
+        }
+    }
+
+    #[test]
+    fn discord_modal_strings_fit_discords_limits() {
+        for locale in Locale::ALL {
+            let m = locale.messages();
+            assert!(m.reason_title.chars().count() <= 45, "{locale:?}");
+            assert!(m.reason_label.chars().count() <= 45, "{locale:?}");
+            assert!(m.reason_placeholder.chars().count() <= 100, "{locale:?}");
+            assert!(m.add_reason.chars().count() <= 80, "{locale:?}");
         }
     }
 

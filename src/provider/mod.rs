@@ -10,6 +10,7 @@
 //! made but it is still collecting a reason: the gate then stops its clocks, because a decision
 //! the human already made must not turn into a timeout.
 
+pub mod discord;
 pub mod telegram;
 
 use std::fmt;
@@ -35,6 +36,7 @@ impl ProviderName {
         ProviderName::Web,
     ];
 
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderName::Telegram => "telegram",
@@ -43,11 +45,13 @@ impl ProviderName {
         }
     }
 
+    #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
     /// The name shown to humans ("moved to Discord").
+    #[must_use]
     pub fn display_name(self) -> &'static str {
         match self {
             ProviderName::Telegram => "Telegram",
@@ -141,6 +145,7 @@ pub struct TicketHandle {
 
 impl Ticket {
     /// A connected ticket and the handle its provider task drives.
+    #[must_use]
     pub fn pair() -> (Ticket, TicketHandle) {
         let (events_tx, events_rx) = mpsc::channel(8);
         let (close_tx, close_rx) = mpsc::channel(1);

@@ -11,6 +11,7 @@ const STATUS_ROOM: usize = 700;
 pub const QUOTE_LIMIT: usize = 500;
 
 /// Escape text for Telegram's HTML parse mode.
+#[must_use]
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -26,6 +27,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The message for `request`, without status lines.
+#[must_use]
 pub fn message(request: &Request, text: &Messages) -> String {
     let mut footer = vec![fill(
         text.asked_from,
@@ -51,7 +53,7 @@ pub fn message(request: &Request, text: &Messages) -> String {
         html.push('\n');
         match &request.body {
             Body::Text(body) => {
-                html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)))
+                html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)));
             }
             Body::Terminal(screen) => {
                 let shown = cut_top(screen.trim_end(), room, text.truncated);
@@ -72,6 +74,7 @@ pub fn message(request: &Request, text: &Messages) -> String {
 }
 
 /// `message` followed by status lines (already escaped HTML).
+#[must_use]
 pub fn with_status(request: &Request, text: &Messages, status: &[String]) -> String {
     let mut html = message(request, text);
     html.push_str("\n\n");
@@ -80,6 +83,7 @@ pub fn with_status(request: &Request, text: &Messages, status: &[String]) -> Str
 }
 
 /// Keep the start of `text`, at most `limit` characters including the marker.
+#[must_use]
 pub fn cut_end(text: &str, limit: usize, marker: &str) -> String {
     if text.chars().count() <= limit {
         return text.to_owned();
@@ -92,6 +96,7 @@ pub fn cut_end(text: &str, limit: usize, marker: &str) -> String {
 }
 
 /// Keep the end of `text` (the prompt of a terminal screen), cutting whole lines off the top.
+#[must_use]
 pub fn cut_top(text: &str, limit: usize, marker: &str) -> String {
     if text.chars().count() <= limit {
         return text.to_owned();
@@ -124,6 +129,7 @@ pub fn cut_top(text: &str, limit: usize, marker: &str) -> String {
 }
 
 /// The visible length of an HTML message (what Telegram counts).
+#[must_use]
 pub fn visible_len(html: &str) -> usize {
     let mut count = 0;
     let mut in_tag = false;
