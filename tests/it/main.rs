@@ -3,3 +3,5 @@
 mod support;
 
 mod cli;
+mod discord;
+mod discord_fake;

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod fake_discord;
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
