@@ -43,7 +43,6 @@ pub struct Answer {
 }
 
 impl Answer {
-    #[must_use]
     pub fn verdict(&self) -> Option<Verdict> {
         match &self.decision {
             Decision::Decided { verdict, .. } => Some(*verdict),
@@ -87,7 +86,6 @@ pub struct Outcome {
 
 impl Outcome {
     /// The outcome of `request`, or `None` when it was cancelled (cancellation prints nothing).
-    #[must_use]
     pub fn of(request: &Request, answer: &Answer) -> Option<Self> {
         let (decision, choice) = match &answer.decision {
             Decision::Decided {
@@ -138,7 +136,6 @@ impl Outcome {
     }
 
     /// The exit code of this outcome: 0 approved, 1 rejected, 2 timeout.
-    #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self.decision {
             DecisionField::Approved => crate::error::code::APPROVED,

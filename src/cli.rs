@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Put a human in the loop of AI coding agents."
 )]
 pub struct Cli {
-    /// Config file (default: the platform config path; also `OPENFEEDBACK_CONFIG`).
+    /// Config file (default: the platform config path; also OPENFEEDBACK_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -61,7 +61,6 @@ pub enum Error {
 
 impl Error {
     /// The process exit code for this error. Never 0, 1 or 2.
-    #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => code::USAGE,

@@ -34,7 +34,6 @@ pub struct Gate {
 impl Gate {
     /// `escalate_after` is how long each provider but the last may stay silent; `None` means
     /// half of the request's timeout.
-    #[must_use]
     pub fn new(chain: Vec<Arc<dyn Provider>>, escalate_after: Option<Duration>) -> Self {
         assert!(!chain.is_empty(), "a gate needs at least one provider");
         Gate {
@@ -119,8 +118,10 @@ impl Gate {
             match (outcome, next) {
                 (Hop::Silent, None) => {
                     ticket.close(Closing::TimedOut).await;
-                    if !posted_anywhere && let Some(error) = last_error {
-                        return Err(error);
+                    if !posted_anywhere {
+                        if let Some(error) = last_error {
+                            return Err(error);
+                        }
                     }
                     return Ok(answer(Decision::TimedOut, None));
                 }

@@ -1,7 +1,7 @@
 //! The HTTP client shared by the providers.
 //!
-//! rustls with the ring provider is the only TLS stack. Proxies come from `HTTPS_PROXY`,
-//! `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (reqwest's environment handling).
+//! rustls with the ring provider is the only TLS stack. Proxies come from HTTPS_PROXY,
+//! HTTP_PROXY, ALL_PROXY and NO_PROXY (reqwest's environment handling).
 
 use std::time::Duration;
 

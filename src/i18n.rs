@@ -15,7 +15,6 @@ pub enum Locale {
 impl Locale {
     pub const ALL: [Locale; 3] = [Locale::En, Locale::ZhCn, Locale::ZhTw];
 
-    #[must_use]
     pub fn parse(s: &str) -> Option<Locale> {
         match s.trim() {
             "en" | "en-US" | "en-GB" => Some(Locale::En),
@@ -25,7 +24,6 @@ impl Locale {
         }
     }
 
-    #[must_use]
     pub fn messages(self) -> &'static Messages {
         match self {
             Locale::En => &EN,
@@ -166,7 +164,6 @@ static ZH_TW: Messages = Messages {
 };
 
 /// Fill `{name}` placeholders in `template` from `values`.
-#[must_use]
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_owned();
     for (name, value) in values {
@@ -176,7 +173,6 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// A wall-clock time as shown in chats: `2026-11-21 14:32:05 UTC`.
-#[must_use]
 pub fn clock(at: std::time::SystemTime) -> String {
     let text = humantime::format_rfc3339_seconds(at).to_string();
     format!("{} UTC", text.trim_end_matches('Z').replace('T', " "))

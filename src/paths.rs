@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 /// `~/...` → the home directory; other paths unchanged.
-#[must_use]
 pub fn expand_tilde(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), dirs::home_dir()) {
         (Some(rest), Some(home)) => home.join(rest),
@@ -13,7 +12,6 @@ pub fn expand_tilde(path: &str) -> PathBuf {
 }
 
 /// The path with the home directory shown as `~`.
-#[must_use]
 pub fn tilde(path: &Path) -> String {
     match dirs::home_dir() {
         Some(home) if path.starts_with(&home) && home != Path::new("/") => {
@@ -29,13 +27,11 @@ pub fn tilde(path: &Path) -> String {
 }
 
 /// openfeedback's data directory (audit log, logs), e.g. `~/.local/share/openfeedback`.
-#[must_use]
 pub fn data_dir() -> Option<PathBuf> {
     dirs::data_local_dir().map(|d| d.join("openfeedback"))
 }
 
 /// This machine's host name, or `localhost` if it cannot be read.
-#[must_use]
 pub fn host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes; gethostname NUL-terminates on

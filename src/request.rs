@@ -11,13 +11,11 @@ use std::time::{Duration, SystemTime};
 pub struct RequestId(String);
 
 impl RequestId {
-    #[must_use]
     pub fn random() -> Self {
         RequestId(crate::token::random_token(12))
     }
 
     /// Parse an id found in a button; `None` if it is not of our shape.
-    #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         (s.len() == 16
             && s.bytes()
@@ -25,7 +23,6 @@ impl RequestId {
         .then(|| RequestId(s.to_owned()))
     }
 
-    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -53,14 +50,12 @@ pub enum Body {
 }
 
 impl Body {
-    #[must_use]
     pub fn text(&self) -> &str {
         match self {
             Body::Text(s) | Body::Terminal(s) => s,
         }
     }
 
-    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.text().trim().is_empty()
     }
@@ -102,7 +97,6 @@ pub struct Origin {
 
 impl Origin {
     /// The host name and current directory of this process.
-    #[must_use]
     pub fn here(label: Option<String>) -> Self {
         let directory = std::env::current_dir()
             .map(|d| crate::paths::tilde(&d))
@@ -147,12 +141,10 @@ impl Request {
     }
 
     /// The wall-clock deadline, for display.
-    #[must_use]
     pub fn deadline(&self) -> SystemTime {
         self.created + self.timeout
     }
 
-    #[must_use]
     pub fn choice(&self, id: &str) -> Option<&Choice> {
         self.choices.iter().find(|c| c.id == id)
     }

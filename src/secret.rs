@@ -12,18 +12,15 @@ impl Secret {
     }
 
     /// The secret itself, for building a request. Never log the result.
-    #[must_use]
     pub fn expose(&self) -> &str {
         &self.0
     }
 
-    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.trim().is_empty()
     }
 
     /// Replace every occurrence of the secret in `text` with `***`.
-    #[must_use]
     pub fn redact(&self, text: &str) -> String {
         if self.0.len() < 4 {
             return text.to_owned();

@@ -70,7 +70,6 @@ pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
 }
 
 /// The two buttons of a `send` request.
-#[must_use]
 pub fn approve_reject(plan: &Plan) -> Vec<Choice> {
     let text = plan.locale.messages();
     vec![

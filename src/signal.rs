@@ -12,7 +12,6 @@ pub enum Stop {
 
 impl Stop {
     /// The conventional exit code: 128 + the signal number.
-    #[must_use]
     pub fn exit_code(self) -> u8 {
         match self {
             Stop::Interrupt => crate::error::code::SIGINT,

@@ -1,7 +1,6 @@
 //! Random tokens from the operating system's CSPRNG.
 
 /// `bytes` random bytes, encoded as unpadded URL-safe base64.
-#[must_use]
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).expect("the operating system's random source failed");
@@ -25,7 +24,6 @@ fn base64url(data: &[u8]) -> String {
 }
 
 /// Compare two byte strings in time that depends only on their lengths.
-#[must_use]
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;

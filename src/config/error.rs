@@ -22,7 +22,6 @@ impl ConfigError {
         }
     }
 
-    #[must_use]
     pub fn at(mut self, line: Option<usize>, key: &str) -> Self {
         self.line = line;
         self.key = Some(key.to_owned());
@@ -34,7 +33,6 @@ impl ConfigError {
         self
     }
 
-    #[must_use]
     pub fn unreadable(path: &Path, error: &std::io::Error) -> Self {
         let message = if error.kind() == std::io::ErrorKind::NotFound {
             "config file not found (run `openfeedback init` to create one)".to_owned()

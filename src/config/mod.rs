@@ -26,7 +26,6 @@ pub const DISCORD_TOKEN_ENV: &str = "OPENFEEDBACK_DISCORD_BOT_TOKEN";
 
 /// The platform config path: `$XDG_CONFIG_HOME/openfeedback/config.toml` on Linux,
 /// `~/Library/Application Support/openfeedback/config.toml` on macOS (as in v0.3).
-#[must_use]
 pub fn default_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("openfeedback").join("config.toml"))
 }
@@ -41,7 +40,6 @@ pub enum Source {
 }
 
 impl Source {
-    #[must_use]
     pub fn resolve(flag: Option<&Path>) -> Source {
         if let Some(path) = flag {
             return Source::Explicit(path.to_owned());

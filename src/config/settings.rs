@@ -160,14 +160,14 @@ impl Settings {
             .as_ref()
             .map(|v| provider(v, "failover_provider"))
             .transpose()?;
-        if let (Some(failover), Some(span)) = (failover_provider, &raw.failover_provider)
-            && failover == default_provider
-        {
-            return Err(fail(
-                span.span(),
-                "failover_provider",
-                format!("must differ from default_provider (both are {failover})"),
-            ));
+        if let (Some(failover), Some(span)) = (failover_provider, &raw.failover_provider) {
+            if failover == default_provider {
+                return Err(fail(
+                    span.span(),
+                    "failover_provider",
+                    format!("must differ from default_provider (both are {failover})"),
+                ));
+            }
         }
 
         let default_timeout = match &raw.default_timeout {
@@ -269,19 +269,19 @@ impl Settings {
                 .collect(),
         };
         let escalate_after = if chain.len() > 1 {
-            if let (Some(after), Some(raw)) = (self.escalate_after, &self.raw.escalate_after_secs)
-                && after >= timeout
-            {
-                return Err(self.fail(
-                    raw.span(),
-                    "escalate_after_secs",
-                    format!(
-                        "{}s leaves the failover provider no time: the timeout in force for \
+            if let (Some(after), Some(raw)) = (self.escalate_after, &self.raw.escalate_after_secs) {
+                if after >= timeout {
+                    return Err(self.fail(
+                        raw.span(),
+                        "escalate_after_secs",
+                        format!(
+                            "{}s leaves the failover provider no time: the timeout in force for \
                              this call is {}s (lower escalate_after_secs or raise the timeout)",
-                        after.as_secs(),
-                        timeout.as_secs()
-                    ),
-                ));
+                            after.as_secs(),
+                            timeout.as_secs()
+                        ),
+                    ));
+                }
             }
             self.escalate_after
         } else {

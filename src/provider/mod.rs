@@ -36,7 +36,6 @@ impl ProviderName {
         ProviderName::Web,
     ];
 
-    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderName::Telegram => "telegram",
@@ -45,13 +44,11 @@ impl ProviderName {
         }
     }
 
-    #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
     /// The name shown to humans ("moved to Discord").
-    #[must_use]
     pub fn display_name(self) -> &'static str {
         match self {
             ProviderName::Telegram => "Telegram",
@@ -145,7 +142,6 @@ pub struct TicketHandle {
 
 impl Ticket {
     /// A connected ticket and the handle its provider task drives.
-    #[must_use]
     pub fn pair() -> (Ticket, TicketHandle) {
         let (events_tx, events_rx) = mpsc::channel(8);
         let (close_tx, close_rx) = mpsc::channel(1);

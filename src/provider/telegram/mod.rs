@@ -40,7 +40,6 @@ pub struct Telegram {
 }
 
 impl Telegram {
-    #[must_use]
     pub fn new(http: reqwest::Client, settings: TelegramSettings, locale: Locale) -> Self {
         let api = Api::new(http, &settings.api_base, settings.token.clone());
         let bot = Arc::new(Bot {
@@ -405,15 +404,17 @@ impl Posted {
                 let asks_reason = picked.verdict == Verdict::Reject
                     && picked.asks_reason
                     && !self.request.reject_feedback_timeout.is_zero();
-                if asks_reason && let Some(prompt) = self.ask_reason().await {
-                    let _ = events.send(TicketEvent::Holding).await;
-                    let until = Instant::now() + self.request.reject_feedback_timeout;
-                    return Step::Continue(Phase::Reason {
-                        by,
-                        choice: picked.id,
-                        prompt,
-                        until,
-                    });
+                if asks_reason {
+                    if let Some(prompt) = self.ask_reason().await {
+                        let _ = events.send(TicketEvent::Holding).await;
+                        let until = Instant::now() + self.request.reject_feedback_timeout;
+                        return Step::Continue(Phase::Reason {
+                            by,
+                            choice: picked.id,
+                            prompt,
+                            until,
+                        });
+                    }
                 }
                 let reply = Reply {
                     choice: picked.id,

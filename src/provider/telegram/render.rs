@@ -11,7 +11,6 @@ const STATUS_ROOM: usize = 700;
 pub const QUOTE_LIMIT: usize = 500;
 
 /// Escape text for Telegram's HTML parse mode.
-#[must_use]
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -27,7 +26,6 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The message for `request`, without status lines.
-#[must_use]
 pub fn message(request: &Request, text: &Messages) -> String {
     let mut footer = vec![fill(
         text.asked_from,
@@ -53,7 +51,7 @@ pub fn message(request: &Request, text: &Messages) -> String {
         html.push('\n');
         match &request.body {
             Body::Text(body) => {
-                html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)));
+                html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)))
             }
             Body::Terminal(screen) => {
                 let shown = cut_top(screen.trim_end(), room, text.truncated);
@@ -74,7 +72,6 @@ pub fn message(request: &Request, text: &Messages) -> String {
 }
 
 /// `message` followed by status lines (already escaped HTML).
-#[must_use]
 pub fn with_status(request: &Request, text: &Messages, status: &[String]) -> String {
     let mut html = message(request, text);
     html.push_str("\n\n");
@@ -83,7 +80,6 @@ pub fn with_status(request: &Request, text: &Messages, status: &[String]) -> Str
 }
 
 /// Keep the start of `text`, at most `limit` characters including the marker.
-#[must_use]
 pub fn cut_end(text: &str, limit: usize, marker: &str) -> String {
     if text.chars().count() <= limit {
         return text.to_owned();
@@ -96,7 +92,6 @@ pub fn cut_end(text: &str, limit: usize, marker: &str) -> String {
 }
 
 /// Keep the end of `text` (the prompt of a terminal screen), cutting whole lines off the top.
-#[must_use]
 pub fn cut_top(text: &str, limit: usize, marker: &str) -> String {
     if text.chars().count() <= limit {
         return text.to_owned();
@@ -129,7 +124,6 @@ pub fn cut_top(text: &str, limit: usize, marker: &str) -> String {
 }
 
 /// The visible length of an HTML message (what Telegram counts).
-#[must_use]
 pub fn visible_len(html: &str) -> usize {
     let mut count = 0;
     let mut in_tag = false;
