@@ -377,6 +377,34 @@ async fn sigterm_withdraws_the_request() {
     case.fake.assert_clean();
 }
 
+/// SIGTERM while the post is still being retried: whatever the post creates is withdrawn,
+/// so no live button is left behind.
+#[tokio::test]
+async fn sigterm_while_posting_leaves_no_live_buttons() {
+    let case = Case::new().await;
+    case.fake.rate_limit_next("POST", "/messages", 1, 1.0);
+    let child = case.send(&case.config(false), &[], &[]);
+    case.fake
+        .request_where("the rate-limited post", |r| r.status == 429)
+        .await;
+    let pid = i32::try_from(child.id().unwrap()).unwrap();
+    // SAFETY: sending a signal to a child process we started and have not reaped.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let run = Run::wait(child).await;
+    run.assert_code(143);
+    let messages = case.fake.messages();
+    assert_eq!(
+        messages.len(),
+        1,
+        "the retried post went through: {messages:#?}"
+    );
+    for message in messages {
+        assert_eq!(components(&message), 0, "{message}");
+        assert!(content(&message).contains("Withdrawn"), "{message}");
+    }
+    case.fake.assert_clean();
+}
+
 #[tokio::test]
 async fn a_429_on_the_first_post_is_waited_out() {
     let case = Case::new().await;

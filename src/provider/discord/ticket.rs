@@ -31,6 +31,8 @@ use crate::request::{Choice, Request, Verdict};
 
 /// How long withdrawing or editing a message may keep retrying.
 const EDIT_PATIENCE: Duration = Duration::from_secs(15);
+/// How long a post in flight may still take once the request is withdrawn.
+const FINISH_POST: Duration = Duration::from_secs(5);
 /// Discord's limit on buttons per action row, and on rows per message.
 const ROW: usize = 5;
 
@@ -85,16 +87,34 @@ pub(super) async fn run(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHand
             false,
         )));
     };
-    let sent = tokio::select! {
-        sent = bot.rest.call_until(Method::POST, &path, Some(&body), deadline, &mut on_trouble) => sent,
+    let post = bot
+        .rest
+        .call_until(Method::POST, &path, Some(&body), deadline, &mut on_trouble);
+    tokio::pin!(post);
+    // Closed while posting: the call in flight may already have created the message, so it
+    // is finished (briefly) and what it created is withdrawn like any other message.
+    let (sent, early_close) = tokio::select! {
+        sent = &mut post => (sent, None),
         closing = close.recv() => {
-            bot.forget(&request.id);
-            if let Some((_, done)) = closing { let _ = done.send(()); }
-            return;
+            let Some(closing) = closing else {
+                bot.forget(&request.id);
+                return;
+            };
+            let sent = tokio::time::timeout(FINISH_POST, &mut post)
+                .await
+                .unwrap_or_else(|_| Err(RestError::Transient("gave up posting".into())));
+            (sent, Some(closing))
         }
     };
     let message_id = match sent.as_ref().map(|m| m.get("id").and_then(Value::as_str)) {
         Ok(Some(id)) => id.to_owned(),
+        _ if early_close.is_some() => {
+            bot.forget(&request.id);
+            if let Some((_, done)) = early_close {
+                let _ = done.send(());
+            }
+            return;
+        }
         Ok(None) => {
             let error = ProviderError::new(
                 ProviderName::Discord,
@@ -113,7 +133,6 @@ pub(super) async fn run(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHand
         }
     };
     bot.add_message(&message_id, &request.id);
-    let _ = events.send(TicketEvent::Posted).await;
 
     let mut ticket = Posted {
         bot: bot.clone(),
@@ -123,9 +142,17 @@ pub(super) async fn run(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHand
         message_content,
         warned_hidden_text: false,
     };
+    let mut withdrawn: Option<String> = None;
+    if let Some((why, done)) = early_close {
+        let late = ticket.withdraw(&why).await;
+        bot.set_route(&request.id, Route::Closed(late.clone()));
+        withdrawn = Some(late);
+        let _ = done.send(());
+    } else {
+        let _ = events.send(TicketEvent::Posted).await;
+    }
     let mut phase = Phase::Waiting;
     let mut answered = false;
-    let mut withdrawn: Option<String> = None;
     let mut gateway_alive = true;
     loop {
         let reason_deadline = match &phase {
@@ -155,7 +182,7 @@ pub(super) async fn run(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHand
                     answered = true;
                 }
             }
-            changed = status.changed(), if gateway_alive && !answered => {
+            changed = status.changed(), if gateway_alive && !answered && withdrawn.is_none() => {
                 if changed.is_err() {
                     gateway_alive = false;
                     continue;

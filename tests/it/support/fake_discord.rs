@@ -497,6 +497,11 @@ impl FakeDiscord {
         .await
     }
 
+    /// Every message of the channel, current state, oldest first.
+    pub fn messages(&self) -> Vec<Value> {
+        self.shared.state.lock().unwrap().messages.clone()
+    }
+
     /// The current state of message `id`.
     pub fn message(&self, id: &str) -> Value {
         self.shared
@@ -559,6 +564,12 @@ impl FakeDiscord {
             "late or unknown interaction callbacks: {:#?}",
             s.late
         );
+    }
+
+    /// Wait until the client sent a request that satisfies `f`.
+    pub async fn request_where(&self, what: &str, f: impl Fn(&Recorded) -> bool) -> Recorded {
+        self.wait(what, |s| s.requests.iter().find(|r| f(r)).cloned())
+            .await
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
