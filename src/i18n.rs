@@ -83,6 +83,14 @@ pub struct Messages {
     pub web_cross_site: &'static str,
     pub web_peer_refused: &'static str,
     pub web_bad_form: &'static str,
+    /// Footer hint where replies can be read (Discord with the Message Content intent).
+    pub reply_hint: &'static str,
+    /// Title of the reason modal (Discord: at most 45 characters).
+    pub reason_title: &'static str,
+    /// Label of the reason field (Discord: at most 45 characters).
+    pub reason_label: &'static str,
+    /// Button that reopens the reason form.
+    pub add_reason: &'static str,
 }
 
 static EN: Messages = Messages {
@@ -124,6 +132,10 @@ static EN: Messages = Messages {
     web_cross_site: "Refused: this answer did not come from the approval page itself.",
     web_peer_refused: "Refused: this page only answers requests from this computer.",
     web_bad_form: "This answer could not be read. Reload the page and try again.",
+    reply_hint: "Reply to this message to approve with a note.",
+    reason_title: "Why reject?",
+    reason_label: "Reason (optional)",
+    add_reason: "✍️ Add a reason",
 };
 
 static ZH_CN: Messages = Messages {
@@ -165,6 +177,10 @@ static ZH_CN: Messages = Messages {
     web_cross_site: "已拒绝：此答复并非来自审批页面本身。",
     web_peer_refused: "已拒绝：此页面只接受来自本机的请求。",
     web_bad_form: "无法读取此答复。请重新加载页面后再试。",
+    reply_hint: "回复此消息即可批准并附上备注。",
+    reason_title: "为什么拒绝？",
+    reason_label: "原因（可选）",
+    add_reason: "✍️ 补充原因",
 };
 
 static ZH_TW: Messages = Messages {
@@ -206,6 +222,10 @@ static ZH_TW: Messages = Messages {
     web_cross_site: "已拒絕：此回覆並非來自審核頁面本身。",
     web_peer_refused: "已拒絕：此頁面只接受來自本機的請求。",
     web_bad_form: "無法讀取此回覆。請重新載入頁面後再試。",
+    reply_hint: "回覆此訊息即可核准並附上備註。",
+    reason_title: "為什麼拒絕？",
+    reason_label: "原因（選填）",
+    add_reason: "✍️ 補充原因",
 };
 
 /// Fill `{name}` placeholders in `template` from `values`.
@@ -267,6 +287,10 @@ mod tests {
             ("web_cross_site", m.web_cross_site),
             ("web_peer_refused", m.web_peer_refused),
             ("web_bad_form", m.web_bad_form),
+            ("reply_hint", m.reply_hint),
+            ("reason_title", m.reason_title),
+            ("reason_label", m.reason_label),
+            ("add_reason", m.add_reason),
         ]
     }
 
@@ -290,6 +314,17 @@ mod tests {
                 assert!(!text.trim().is_empty(), "{locale:?} has an empty {key}");
                 assert_eq!(placeholders(text), placeholders(en), "{locale:?} {key}");
             }
+        }
+    }
+
+    #[test]
+    fn discord_modal_strings_fit_discords_limits() {
+        for locale in Locale::ALL {
+            let m = locale.messages();
+            assert!(m.reason_title.chars().count() <= 45, "{locale:?}");
+            assert!(m.reason_label.chars().count() <= 45, "{locale:?}");
+            assert!(m.reason_placeholder.chars().count() <= 100, "{locale:?}");
+            assert!(m.add_reason.chars().count() <= 80, "{locale:?}");
         }
     }
 

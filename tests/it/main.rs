@@ -3,6 +3,8 @@
 mod support;
 
 mod cli;
+mod discord;
+mod discord_fake;
 mod patterns;
 mod telegram;
 mod web;
