@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod discord;
 mod discord_fake;
+mod failover;
 mod patterns;
 mod telegram;
 mod web;
