@@ -209,11 +209,25 @@ async fn session(
     plan: Plan,
     detector: Box<dyn prompt::Detect>,
 ) -> Result<u8, Error> {
+    let tty = terminal::Tty::probe();
+    // The local approval page's URLs: always in the log; on stderr too in headless mode, where
+    // stderr is not the agent's screen.
+    let headless = !tty.interactive;
+    let notices: crate::providers::Notices = Arc::new(move |text: &str| {
+        for line in text.lines() {
+            crate::log::info(line.trim_start_matches("openfeedback: "));
+        }
+        if headless {
+            eprint!("{text}");
+        }
+    });
     let (heard_tx, heard_rx) = mpsc::unbounded_channel();
-    let chain = ask::observed(crate::providers::build(&plan)?, &heard_tx);
+    let chain = ask::observed(
+        crate::providers::build_with(&plan, Some(notices))?,
+        &heard_tx,
+    );
     let gate = Arc::new(Gate::new(chain, plan.escalate_after));
 
-    let tty = terminal::Tty::probe();
     let size = if tty.interactive {
         terminal::size().or(options.size).unwrap_or(HEADLESS_SIZE)
     } else {
