@@ -15,7 +15,7 @@ pub fn build(plan: &Plan) -> Result<Vec<Arc<dyn Provider>>, Error> {
 
 /// As [`build`], with the web provider's announcements handed to `notices` (for `wrap`, where
 /// stderr may be the agent's screen).
-pub fn build_with(plan: &Plan, notices: Option<Notices>) -> Result<Vec<Arc<dyn Provider>>, Error> {
+pub fn build_with(plan: &Plan, notices: Option<&Notices>) -> Result<Vec<Arc<dyn Provider>>, Error> {
     let http = crate::http::client()?;
     plan.chain
         .iter()
@@ -35,7 +35,7 @@ pub fn build_with(plan: &Plan, notices: Option<Notices>) -> Result<Vec<Arc<dyn P
                         &env,
                     )))
                 }
-                ProviderName::Web => Ok(Arc::new(match &notices {
+                ProviderName::Web => Ok(Arc::new(match notices {
                     Some(notices) => {
                         let notices = notices.clone();
                         Web::with_notices(plan.web.clone(), plan.locale, move |text| notices(text))

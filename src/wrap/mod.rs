@@ -223,7 +223,7 @@ async fn session(
     });
     let (heard_tx, heard_rx) = mpsc::unbounded_channel();
     let chain = ask::observed(
-        crate::providers::build_with(&plan, Some(notices))?,
+        crate::providers::build_with(&plan, Some(&notices))?,
         &heard_tx,
     );
     let gate = Arc::new(Gate::new(chain, plan.escalate_after));

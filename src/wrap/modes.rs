@@ -133,16 +133,14 @@ impl Scan {
                 return;
             };
             let start = i + at;
-            match self.sequence(&data[start..]) {
-                Some(len) => i = start + len,
-                None => {
-                    // Cut by the end of the chunk: keep it for the next one (bounded).
-                    if data.len() - start <= 256 {
-                        self.carry = data[start..].to_vec();
-                    }
-                    return;
+            let Some(len) = self.sequence(&data[start..]) else {
+                // Cut by the end of the chunk: keep it for the next one (bounded).
+                if data.len() - start <= 256 {
+                    self.carry = data[start..].to_vec();
                 }
-            }
+                return;
+            };
+            i = start + len;
         }
     }
 
