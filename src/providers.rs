@@ -4,9 +4,18 @@ use std::sync::Arc;
 
 use crate::config::Plan;
 use crate::error::Error;
-use crate::provider::{Provider, ProviderName, telegram::Telegram};
+use crate::provider::{Provider, ProviderName, discord::Discord, telegram::Telegram, web::Web};
+
+/// Where the web provider's announcements (the page URLs) go instead of stderr.
+pub type Notices = Arc<dyn Fn(&str) + Send + Sync>;
 
 pub fn build(plan: &Plan) -> Result<Vec<Arc<dyn Provider>>, Error> {
+    build_with(plan, None)
+}
+
+/// As [`build`], with the web provider's announcements handed to `notices` (for `wrap`, where
+/// stderr may be the agent's screen).
+pub fn build_with(plan: &Plan, notices: Option<&Notices>) -> Result<Vec<Arc<dyn Provider>>, Error> {
     let http = crate::http::client()?;
     plan.chain
         .iter()
@@ -16,9 +25,23 @@ pub fn build(plan: &Plan) -> Result<Vec<Arc<dyn Provider>>, Error> {
                     let settings = plan.telegram.clone().expect("the plan validated telegram");
                     Ok(Arc::new(Telegram::new(http.clone(), settings, plan.locale)))
                 }
-                other => Err(Error::Config(crate::config::ConfigError::new(format!(
-                    "the {other} provider is not available in this build"
-                )))),
+                ProviderName::Discord => {
+                    let settings = plan.discord.clone().expect("the plan validated discord");
+                    let env = |name: &str| std::env::var(name).ok();
+                    Ok(Arc::new(Discord::new(
+                        http.clone(),
+                        settings,
+                        plan.locale,
+                        &env,
+                    )))
+                }
+                ProviderName::Web => Ok(Arc::new(match notices {
+                    Some(notices) => {
+                        let notices = notices.clone();
+                        Web::with_notices(plan.web.clone(), plan.locale, move |text| notices(text))
+                    }
+                    None => Web::new(plan.web.clone(), plan.locale),
+                })),
             }
         })
         .collect()

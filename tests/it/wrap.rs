@@ -648,6 +648,27 @@ async fn exit_codes_and_signals_propagate() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn headless_size_comes_from_the_option() {
+    let t = Setup::new("").await;
+    let config = t.config.display().to_string();
+    let log = t.sb.path().join("work/wrap.log").display().to_string();
+    let show = "import os; s = os.get_terminal_size(0); print(f'{s.columns}x{s.lines}')";
+    let wrap = |size: Option<&str>| {
+        let mut args = vec!["wrap", "--config", &config, "--log-file", &log];
+        if let Some(size) = size {
+            args.extend(["--size", size]);
+        }
+        args.extend(["--", "python3", "-c", show]);
+        t.sb.command(&args).stdin(Stdio::null()).spawn().unwrap()
+    };
+    let run = exit_of(wrap(Some("160x50"))).await;
+    run.assert_code(0);
+    assert_eq!(run.stdout.trim(), "160x50");
+    let run = exit_of(wrap(None)).await;
+    assert_eq!(run.stdout.trim(), "120x40", "the default");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn errors_before_the_agent_starts_use_sysexits() {
     let t = Setup::new("").await;
     let config = t.config.display().to_string();

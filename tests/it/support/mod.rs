@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod chromium;
+pub mod fake_discord;
 pub mod fake_llm;
 pub mod fake_telegram;
 pub mod proxy;
