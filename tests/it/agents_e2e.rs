@@ -516,11 +516,20 @@ impl Session {
         }
     }
 
-    async fn wait_file(&self, name: &str) -> String {
+    async fn wait_file(&self, name: &str) {
         let path = self.project.join(name);
         self.wait(&format!("{name} to be created"), || path.exists())
             .await;
-        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Wait until the agent has written `content` to `name` (it may create the file first
+    /// and write it a moment later).
+    async fn wait_content(&self, name: &str, content: &str) {
+        let path = self.project.join(name);
+        self.wait(&format!("{name} to hold {content:?}"), || {
+            std::fs::read_to_string(&path).is_ok_and(|c| c == content)
+        })
+        .await;
     }
 
     async fn wait_screen(&self, what: &str, text: &str) {
@@ -813,10 +822,8 @@ fn aider_approve_creates_the_file_and_runs_the_command() {
             let create = s.request().await;
             assert_contains(&create.text, "aider: Create new file? — proof.txt");
             s.click(&create, "Yes").await;
-            assert_eq!(
-                s.wait_file("proof.txt").await,
-                "created by the fake model\n"
-            );
+            s.wait_content("proof.txt", "created by the fake model\n")
+                .await;
             let run = s.request().await;
             assert_contains(
                 &run.text,
@@ -1026,7 +1033,7 @@ fn claude_allow_edits_for_the_session_switches_mode() {
             let mut s = Session::start(Agent::Claude, &bin, actions, Options::default()).await;
             let ask = s.request().await;
             s.click(&ask, "allow all edits during this session").await;
-            assert_eq!(s.wait_file("proof.txt").await, "written by fake model\n");
+            s.wait_content("proof.txt", "written by fake model\n").await;
             s.wait_screen("the mode Claude switched to", "accept edits on")
                 .await;
             let audit = s.wait_audit(1).await;
@@ -1188,6 +1195,9 @@ fn gemini_trust_then_allow_edits_for_the_session() {
             };
             let actions = vec![write_file("proof.txt", "written by fake model\n")];
             let mut s = Session::start(Agent::Gemini, &bin, actions, options).await;
+            // Gemini sends its first message before the folder is trusted, and again after
+            // the restart that trusting causes: both get the write.
+            s.llm.repeat_until_tool_result();
             let trust = s.request().await;
             assert_contains(&trust.text, "Do you trust the files in this folder?");
             s.click(&trust, "Trust folder (proj)").await;
@@ -1197,7 +1207,7 @@ fn gemini_trust_then_allow_edits_for_the_session() {
                 "gemini: Apply this change? — Writing to proof.txt",
             );
             s.click(&edit, "Allow for this session").await;
-            assert_eq!(s.wait_file("proof.txt").await, "written by fake model\n");
+            s.wait_content("proof.txt", "written by fake model\n").await;
             s.wait_screen("the mode Gemini switched to", "auto-accept edits")
                 .await;
             s.stop().await;

@@ -19,6 +19,9 @@
 //! escalation for Codex, `run_shell_command`/`write_file` for Gemini), or for aider a
 //! SEARCH/REPLACE block that creates the file and a fenced `bash` block. Every later main
 //! request gets the text [`DONE_TEXT`], so an agent never loops however its human answered.
+//! With [`FakeLlm::repeat_until_tool_result`], a main request whose last turn carries no tool
+//! result gets the actions again (an agent that restarts and re-sends its first message, as
+//! Gemini CLI does once its folder is trusted, still gets them).
 //! Helper requests (no tools, a commit message, a JSON-schema call) get a short text or JSON.
 
 #![allow(dead_code)]
@@ -86,6 +89,9 @@ struct State {
     requests: Vec<Recorded>,
     /// Scripted actions not sent yet (taken by the first main request).
     actions: Option<Vec<Action>>,
+    /// Kept to send again while no tool result has come back.
+    script: Vec<Action>,
+    repeat: bool,
     /// The project directory, for agents that want absolute paths.
     project: String,
     calls: usize,
@@ -122,7 +128,9 @@ impl FakeLlm {
             api,
             state: Mutex::new(State {
                 requests: Vec::new(),
+                script: actions.clone(),
                 actions: Some(actions),
+                repeat: false,
                 project: project.to_owned(),
                 calls: 0,
             }),
@@ -130,6 +138,12 @@ impl FakeLlm {
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         FakeLlm { shared, addr, task }
+    }
+
+    /// Send the actions again to every main request whose last turn has no tool result
+    /// (Claude Code, Codex and Gemini CLI; aider has no tool results).
+    pub fn repeat_until_tool_result(&self) {
+        self.shared.lock().repeat = true;
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -345,9 +359,34 @@ fn not_found(path: &str) -> (&'static str, Response<Chunks>) {
     )
 }
 
-/// The scripted actions, the first time a main request asks; `None` afterwards.
-fn take_actions(shared: &Shared) -> Option<Vec<Action>> {
-    shared.lock().actions.take()
+/// The scripted actions, the first time a main request asks (or, when repeating, whenever
+/// the request's last turn has no tool result); `None` otherwise.
+fn take_actions(shared: &Shared, body: &Value) -> Option<Vec<Action>> {
+    let mut st = shared.lock();
+    let first = st.actions.take();
+    if first.is_some() || !st.repeat || has_tool_result(shared.api, body) {
+        return first;
+    }
+    Some(st.script.clone())
+}
+
+/// Whether the request's last turn carries the result of a tool call.
+fn has_tool_result(api: Api, body: &Value) -> bool {
+    let last = |key: &str| body[key].as_array().and_then(|a| a.last()).cloned();
+    match api {
+        Api::OpenAiChat => false,
+        Api::Anthropic => last("messages").is_some_and(|m| {
+            m["content"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
+        }),
+        Api::OpenAiResponses => last("input").is_some_and(|i| i["type"] == "function_call_output"),
+        Api::Gemini => last("contents").is_some_and(|c| {
+            c["parts"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|part| !part["functionResponse"].is_null()))
+        }),
+    }
 }
 
 fn next_id(shared: &Shared) -> usize {
@@ -386,7 +425,7 @@ fn openai_chat(
         ("commit", "feat: add proof file".to_owned())
     } else if !stream {
         ("helper", "OK".to_owned())
-    } else if let Some(actions) = take_actions(shared) {
+    } else if let Some(actions) = take_actions(shared, body) {
         ("actions", aider_reply(&actions))
     } else {
         ("done", DONE_TEXT.to_owned())
@@ -468,7 +507,7 @@ fn anthropic(
     let project = project(shared);
     let (kind, blocks): (&'static str, Vec<Value>) = if !has_tools {
         ("helper", vec![json!({"type": "text", "text": "OK"})])
-    } else if let Some(actions) = take_actions(shared) {
+    } else if let Some(actions) = take_actions(shared, body) {
         let mut blocks = vec![json!({"type": "text", "text": "I will use a tool."})];
         for action in &actions {
             let (name, input) = match action {
@@ -560,7 +599,7 @@ fn openai_responses(
     let model = body["model"].as_str().unwrap_or("fake-model").to_owned();
     let (kind, items): (&'static str, Vec<Value>) = if !has_tools {
         ("helper", vec![message_item(shared, "OK")])
-    } else if let Some(actions) = take_actions(shared) {
+    } else if let Some(actions) = take_actions(shared, body) {
         let items = actions
             .iter()
             .map(|action| {
@@ -684,7 +723,7 @@ fn gemini(
         ("helper", vec![json!({"text": text.to_string()})])
     } else if !has_tools {
         ("helper", vec![json!({"text": "OK"})])
-    } else if let Some(actions) = take_actions(shared) {
+    } else if let Some(actions) = take_actions(shared, body) {
         let calls = actions
             .iter()
             .map(|action| match action {
