@@ -33,6 +33,7 @@ pub mod redact;
 
 mod ask;
 mod bridge;
+mod edge;
 mod modes;
 mod output;
 mod pty;
@@ -297,11 +298,12 @@ async fn session(
         title: tty.stdout,
         test_panic: std::env::var(TEST_PANIC_ENV).is_ok_and(|v| v == "after-start"),
     };
+    let agent = spawned.agent;
     let mut bridge = bridge::Bridge::new(
         detector,
         gate,
         config,
-        spawned.agent,
+        Box::new(move |size| agent.resize(size)),
         screen_tx.clone(),
         jobs,
         output.clone(),
