@@ -23,7 +23,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::answer::{Answer, Decision};
 use crate::provider::{Closing, Provider, ProviderError, ProviderName, Ticket, TicketEvent};
-use crate::request::Request;
+use crate::request::{Notice, Request};
 
 /// An ordered chain of providers with an escalation interval.
 pub struct Gate {
@@ -141,6 +141,21 @@ impl Gate {
             }
         }
         Err(last_error.expect("the loop only ends after a failure"))
+    }
+}
+
+impl Gate {
+    /// Deliver `notice` on the first provider of the chain that accepts it (no waiting, no
+    /// answer). Errors only when every provider refused or failed; the error is the last one.
+    pub async fn notify(&self, notice: &Notice) -> Result<ProviderName, ProviderError> {
+        let mut last_error = None;
+        for provider in &self.chain {
+            match provider.notify(notice).await {
+                Ok(()) => return Ok(provider.name()),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.expect("a gate has at least one provider"))
     }
 }
 

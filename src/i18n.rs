@@ -60,6 +60,10 @@ pub struct Messages {
     pub cancelled: &'static str,
     pub answered_elsewhere: &'static str,
     pub at_the_terminal: &'static str,
+    /// The footer of a notice (a message that needs no answer).
+    pub sent_from: &'static str,
+    /// The extra button of an agent's permission request that also adds a standing rule.
+    pub always_allow: &'static str,
 }
 
 static EN: Messages = Messages {
@@ -87,6 +91,8 @@ static EN: Messages = Messages {
     cancelled: "🚫 Withdrawn at {time}: the requester stopped waiting.",
     answered_elsewhere: "✔ Answered {place} at {time}.",
     at_the_terminal: "at the terminal",
+    sent_from: "From {host} in {directory}",
+    always_allow: "✅ Always allow {what}",
 };
 
 static ZH_CN: Messages = Messages {
@@ -114,6 +120,8 @@ static ZH_CN: Messages = Messages {
     cancelled: "🚫 已于 {time} 撤回：请求方已停止等待。",
     answered_elsewhere: "✔ 已于 {time} 在{place}答复。",
     at_the_terminal: "终端",
+    sent_from: "来自 {host}，目录 {directory}",
+    always_allow: "✅ 始终允许 {what}",
 };
 
 static ZH_TW: Messages = Messages {
@@ -141,6 +149,8 @@ static ZH_TW: Messages = Messages {
     cancelled: "🚫 已於 {time} 撤回：請求方已停止等待。",
     answered_elsewhere: "✔ 已於 {time} 在{place}回覆。",
     at_the_terminal: "終端機",
+    sent_from: "來自 {host}，目錄 {directory}",
+    always_allow: "✅ 一律允許 {what}",
 };
 
 /// Fill `{name}` placeholders in `template` from `values`.
@@ -188,6 +198,8 @@ mod tests {
             ("cancelled", m.cancelled),
             ("answered_elsewhere", m.answered_elsewhere),
             ("at_the_terminal", m.at_the_terminal),
+            ("sent_from", m.sent_from),
+            ("always_allow", m.always_allow),
         ]
     }
 

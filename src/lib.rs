@@ -5,6 +5,7 @@
 //! Both go through one [`gate::Gate`] over a chain of [`provider::Provider`]s.
 
 pub mod answer;
+pub mod ask;
 pub mod audit;
 pub mod cli;
 pub mod config;
