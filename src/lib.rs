@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod gate;
+pub mod hook;
 pub mod http;
 pub mod i18n;
 pub mod init;

@@ -18,10 +18,11 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Send(args) => runtime()?.block_on(crate::send::send(args, &source)),
         Command::Patterns(args) => crate::patterns::command::run(&args),
+        Command::Hook(args) => crate::hook::run(args, &source),
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
