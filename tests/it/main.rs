@@ -3,5 +3,6 @@
 mod support;
 
 mod cli;
+mod hook;
 mod patterns;
 mod telegram;

@@ -1,0 +1,1 @@
+//! The real Claude Code, offline, answering through openfeedback's hook.
