@@ -353,9 +353,10 @@ async fn claude_notification_is_a_message_without_buttons() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_huge_tool_input_is_cut_and_still_decided() {
     let t = Setup::new("").await;
-    let content: String = (0..60_000)
-        .map(|i| format!("line {i} of a big file\n"))
+    let lines: Vec<String> = (0..60_000)
+        .map(|i| format!("line {i} of a big file"))
         .collect();
+    let content = lines.join("\n");
     let mut payload: Value = serde_json::from_str(CLAUDE_WRITE).unwrap();
     payload["tool_input"]["content"] = json!(content);
     let payload = payload.to_string();
