@@ -1,6 +1,7 @@
 //! Asking one request through the gate, as `send` and `hook` both do: the stop signals withdraw
 //! it, and every outcome (cancellations included) gets one audit record.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,8 @@ use crate::signal::Stop;
 pub struct Asked {
     pub request: Arc<Request>,
     pub answer: Answer,
-    /// The signal that withdrew the request, when the answer is [`Decision::Cancelled`].
+    /// The signal that withdrew the request, when the answer is [`Decision::Cancelled`]
+    /// because of one (not because it was answered elsewhere).
     pub stopped: Option<Stop>,
 }
 
@@ -40,6 +42,18 @@ pub fn gate(plan: &Plan) -> Result<Gate, Error> {
 ///
 /// Errors when the providers cannot be built, or when every provider failed.
 pub async fn ask(plan: &Plan, request: Request, kind: &'static str) -> Result<Asked, Error> {
+    ask_until(plan, request, kind, std::future::pending()).await
+}
+
+/// [`ask`], also withdrawn when `elsewhere` resolves (the question was answered somewhere
+/// else, e.g. at the terminal), with the reason it gives. The answer is then
+/// [`Decision::Cancelled`] with no `stopped` signal.
+pub async fn ask_until(
+    plan: &Plan,
+    request: Request,
+    kind: &'static str,
+    elsewhere: impl Future<Output = Closing>,
+) -> Result<Asked, Error> {
     let stop = crate::signal::stop_signals()
         .map_err(|e| Error::Internal(format!("cannot watch signals: {e}")))?;
     let gate = gate(plan)?;
@@ -48,18 +62,17 @@ pub async fn ask(plan: &Plan, request: Request, kind: &'static str) -> Result<As
     let started = Instant::now();
     let stopped = std::sync::Mutex::new(None);
     let cancel = async {
-        let signal = stop.await;
-        *stopped.lock().expect("stop cell") = Some(signal);
-        Closing::Cancelled
+        tokio::select! {
+            signal = stop => {
+                *stopped.lock().expect("stop cell") = Some(signal);
+                Closing::Cancelled
+            }
+            why = elsewhere => why,
+        }
     };
     let answer = gate.ask(request.clone(), cancel).await?;
     let stopped = match answer.decision {
-        Decision::Cancelled => Some(
-            stopped
-                .lock()
-                .expect("stop cell")
-                .unwrap_or(Stop::Terminate),
-        ),
+        Decision::Cancelled => *stopped.lock().expect("stop cell"),
         _ => None,
     };
     let asked = Asked {

@@ -30,8 +30,9 @@ pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
     request.choices = approve_reject(&plan);
     let asked = crate::ask::ask(&plan, request, "send").await?;
 
-    if let Some(signal) = asked.stopped {
+    if asked.answer.decision == crate::answer::Decision::Cancelled {
         crate::log::info("request withdrawn: interrupted");
+        let signal = asked.stopped.unwrap_or(crate::signal::Stop::Terminate);
         return Ok(signal.exit_code());
     }
     let outcome = asked

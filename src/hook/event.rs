@@ -39,6 +39,8 @@ pub struct ToolCall {
 pub struct Context {
     pub session_id: Option<String>,
     pub cwd: Option<String>,
+    /// The session transcript (JSON lines), where Claude Code records tool calls and results.
+    pub transcript: Option<String>,
 }
 
 /// A notification: the agent tells the human something; no decision is possible.
@@ -83,6 +85,7 @@ impl Event {
         let context = Context {
             session_id: optional_string(&object, "session_id")?,
             cwd: optional_string(&object, "cwd")?,
+            transcript: optional_string(&object, "transcript_path")?,
         };
         let kind = match (agent, name.as_str()) {
             (Agent::ClaudeCode | Agent::Codex, "PermissionRequest") => Kind::PermissionRequest,

@@ -25,6 +25,7 @@ mod event;
 pub mod install;
 mod render;
 mod reply;
+mod transcript;
 
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
@@ -34,7 +35,7 @@ use crate::ask::Asked;
 use crate::cli::{HookArgs, HookCommand, HookRunArgs};
 use crate::config::{HookFallback, HookSettings, Plan, Source};
 use crate::error::Error;
-use crate::provider::ProviderName;
+use crate::provider::{Closing, ProviderName};
 use crate::request::{Body, Choice, Notice, Origin, Request, Verdict};
 
 use self::event::{Context, Event, Kind, Notification, ToolCall};
@@ -183,11 +184,28 @@ async fn decide(
     request.reject_feedback_timeout = plan.reject_feedback_timeout;
     request.choices = choices(agent, &plan, &call);
 
-    let reply = match crate::ask::ask(&plan, request, "hook").await {
+    // Claude Code shows its own dialog while this hook runs (see `transcript`).
+    let at_the_terminal = plan.locale.messages().at_the_terminal;
+    let elsewhere = async {
+        match (agent, call.kind, &call.context.transcript) {
+            (Agent::ClaudeCode, Kind::PermissionRequest, Some(path)) => {
+                transcript::answered(path.into(), call.tool.clone(), call.input.clone()).await;
+                Closing::AnsweredElsewhere {
+                    place: at_the_terminal.to_owned(),
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    };
+    let reply = match crate::ask::ask_until(&plan, request, "hook", elsewhere).await {
         Ok(asked) => {
-            if let Some(signal) = asked.stopped {
-                crate::log::info("request withdrawn: interrupted; no decision");
-                return Ok(signal.exit_code());
+            if asked.answer.decision == Decision::Cancelled {
+                if let Some(signal) = asked.stopped {
+                    crate::log::info("request withdrawn: interrupted; no decision");
+                    return Ok(signal.exit_code());
+                }
+                crate::log::info("answered at the terminal: request withdrawn, nothing to say");
+                return Ok(crate::error::code::SUCCESS);
             }
             reply_to(&asked, &call, settings.hook, plan.timeout)
         }

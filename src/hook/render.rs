@@ -206,6 +206,7 @@ mod tests {
             context: Context {
                 session_id: None,
                 cwd: Some("/home/u/proj".into()),
+                transcript: None,
             },
         }
     }

@@ -192,6 +192,49 @@ async fn claude_reject_without_a_reason_says_who_denied() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn claude_answered_at_the_terminal_withdraws_the_request() {
+    // Claude Code shows its own dialog while the hook waits; an answer there shows up in the
+    // session transcript as the tool call's result.
+    let t = Setup::new("").await;
+    let transcript = t.sb.path().join("work/session.jsonl");
+    let tool_use = json!({"type": "assistant", "message": {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_01", "name": "Bash",
+         "input": {"command": "touch proof.txt", "description": "Create proof file"}}
+    ]}});
+    std::fs::write(&transcript, format!("{tool_use}\n")).unwrap();
+    let mut payload: Value = serde_json::from_str(CLAUDE_BASH).unwrap();
+    payload["transcript_path"] = json!(transcript);
+    let child = t.hook("claude-code", &payload.to_string(), &[]).await;
+    let msg = t.request().await;
+
+    let result = json!({"type": "user", "message": {"role": "user", "content": [
+        {"tool_use_id": "toolu_01", "type": "tool_result", "content": "(Bash completed with no output)", "is_error": false}
+    ]}});
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    std::io::Write::write_all(&mut file, format!("{result}\n").as_bytes()).unwrap();
+
+    let run = Run::wait(child).await;
+    run.assert_code(0);
+    assert_stdout(&run, "");
+    assert!(
+        run.stderr.contains("answered at the terminal"),
+        "{}",
+        run.stderr
+    );
+    let after = t.fake.message(t.chat, msg.message_id).unwrap();
+    assert!(
+        after.text.contains("Answered at the terminal at"),
+        "{}",
+        after.text
+    );
+    assert!(!after.has_keyboard());
+    assert_eq!(t.sb.audit()[0]["decision"], "cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn claude_always_allow_passes_the_suggestions_back() {
     let t = Setup::new("").await;
     let child = t.hook("claude-code", CLAUDE_BASH, &[]).await;

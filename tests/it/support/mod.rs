@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod fake_anthropic;
 pub mod fake_telegram;
 pub mod proxy;
 
