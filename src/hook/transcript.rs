@@ -22,13 +22,7 @@ const EVERY: Duration = Duration::from_millis(500);
 /// Resolves once `transcript` shows a result for the pending `tool` call with `input`; never
 /// resolves otherwise. Cancel-safe: it holds no state worth keeping between polls.
 pub async fn answered(transcript: PathBuf, tool: String, input: Value) {
-    let mut watch = Watch {
-        offset: 0,
-        partial: Vec::new(),
-        pending: None,
-        tool,
-        input,
-    };
+    let mut watch = Watch::new(tool, input);
     loop {
         if watch.poll(&transcript) {
             return;
@@ -38,6 +32,9 @@ pub async fn answered(transcript: PathBuf, tool: String, input: Value) {
 }
 
 struct Watch {
+    /// Whether the transcript as it was when the hook started has been read: results found in
+    /// it belong to earlier calls (the same command may have been asked before).
+    primed: bool,
     /// Bytes of the transcript already read.
     offset: u64,
     /// The end of the file after the last newline (a line still being written).
@@ -49,6 +46,17 @@ struct Watch {
 }
 
 impl Watch {
+    fn new(tool: String, input: Value) -> Watch {
+        Watch {
+            primed: false,
+            offset: 0,
+            partial: Vec::new(),
+            pending: None,
+            tool,
+            input,
+        }
+    }
+
     /// Read what was appended; true once the pending call has a result.
     fn poll(&mut self, path: &std::path::Path) -> bool {
         let Ok(mut file) = std::fs::File::open(path) else {
@@ -72,12 +80,12 @@ impl Watch {
         self.offset += read as u64;
         let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         self.partial = bytes.split_off(complete);
+        let mut answered = false;
         for line in bytes.split(|&b| b == b'\n') {
-            if self.line(line) {
-                return true;
-            }
+            answered |= self.line(line);
         }
-        false
+        self.primed = true;
+        answered
     }
 
     fn line(&mut self, line: &[u8]) -> bool {
@@ -98,7 +106,11 @@ impl Watch {
                 Some("tool_result") => {
                     let id = block.get("tool_use_id").and_then(Value::as_str);
                     if id.is_some() && id == self.pending.as_deref() {
-                        return true;
+                        if self.primed {
+                            return true;
+                        }
+                        // Answered before this hook started: an earlier call.
+                        self.pending = None;
                     }
                 }
                 _ => {}
@@ -139,21 +151,19 @@ mod tests {
     fn fires_on_the_result_of_the_matching_call_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.jsonl");
-        append(&path, &tool_use("a", "ls"));
+        // The same command asked and answered before, then asked again.
+        append(&path, &tool_use("a", "touch proof.txt"));
         append(&path, &tool_result("a"));
+        append(&path, &tool_use("x", "ls"));
         append(&path, &tool_use("b", "touch proof.txt"));
-        let mut watch = Watch {
-            offset: 0,
-            partial: Vec::new(),
-            pending: None,
-            tool: "Bash".into(),
-            input: json!({"command": "touch proof.txt"}),
-        };
+        let mut watch = Watch::new("Bash".into(), json!({"command": "touch proof.txt"}));
         assert!(
             !watch.poll(&path),
             "an earlier call's result does not count"
         );
         assert_eq!(watch.pending.as_deref(), Some("b"));
+        append(&path, &tool_result("x"));
+        assert!(!watch.poll(&path), "another call's result does not count");
         append(&path, &json!({"type": "system"}));
         assert!(!watch.poll(&path));
         // A line written in two pieces.
@@ -177,13 +187,7 @@ mod tests {
 
     #[test]
     fn a_missing_transcript_never_fires() {
-        let mut watch = Watch {
-            offset: 0,
-            partial: Vec::new(),
-            pending: None,
-            tool: "Bash".into(),
-            input: json!({}),
-        };
+        let mut watch = Watch::new("Bash".into(), json!({}));
         assert!(!watch.poll(std::path::Path::new("/nonexistent/t.jsonl")));
     }
 }

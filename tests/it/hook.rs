@@ -64,8 +64,13 @@ impl Setup {
         }
     }
 
-    /// `openfeedback hook <agent> ARGS` with `payload` on stdin.
+    /// `openfeedback hook <agent> ARGS` with `payload` on stdin. The recorded payloads' session
+    /// transcripts are moved into the sandbox (where they do not exist).
     async fn hook(&self, agent: &str, payload: &str, args: &[&str]) -> tokio::process::Child {
+        let payload = payload.replace(
+            "/tmp/cc-exp/home/",
+            &format!("{}/", self.sb.home().display()),
+        );
         let mut all = vec!["hook", agent, "--config", self.config.to_str().unwrap()];
         all.extend_from_slice(args);
         let mut cmd = self.sb.command(&all);
