@@ -70,16 +70,14 @@ impl Event {
     pub fn parse(agent: Agent, text: &str) -> Result<Event, PayloadError> {
         if text.trim().is_empty() {
             return Err(PayloadError(format!(
-                "no hook event on standard input (expected the JSON object {} writes)",
+                "nothing on standard input (expected the JSON object {} writes)",
                 agent.display_name()
             )));
         }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| PayloadError(format!("the hook event is not valid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| PayloadError(format!("not valid JSON: {e}")))?;
         let Value::Object(object) = value else {
-            return Err(PayloadError(
-                "the hook event is not a JSON object".to_owned(),
-            ));
+            return Err(PayloadError("not a JSON object".to_owned()));
         };
         let name = string(&object, "hook_event_name")?;
         let context = Context {
@@ -202,7 +200,7 @@ mod tests {
     #[test]
     fn malformed_payloads_name_the_problem() {
         let cases = [
-            ("", "no hook event"),
+            ("", "nothing on standard input"),
             ("{", "not valid JSON"),
             ("[1]", "not a JSON object"),
             (r#"{"tool_name":"Bash"}"#, "`hook_event_name` is missing"),

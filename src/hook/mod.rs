@@ -98,21 +98,14 @@ pub fn run(args: HookArgs, source: &Source) -> Result<u8, Error> {
 
 /// Read one event from stdin and answer it.
 fn answer(agent: Agent, args: &HookRunArgs, source: &Source) -> Result<u8, Error> {
-    let provider = args
-        .provider
-        .as_deref()
-        .map(|name| {
-            ProviderName::parse(name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown provider {name:?}: expected telegram, discord or web"
-                ))
-            })
-        })
-        .transpose()?;
-    let event = match read_input().and_then(|text| {
-        Event::parse(agent, &text).map_err(|e| Error::Data(format!("hook event: {e}")))
-    }) {
-        Ok(event) => event,
+    let understood = provider(args).and_then(|provider| {
+        let text = read_input()?;
+        let event =
+            Event::parse(agent, &text).map_err(|e| Error::Data(format!("hook event: {e}")))?;
+        Ok((provider, event))
+    });
+    let (provider, event) = match understood {
+        Ok(understood) => understood,
         Err(error) if agent == Agent::Gemini => {
             // See the module comment: a non-zero exit is not "no decision" for every Gemini.
             let why = error.to_string();
@@ -134,6 +127,20 @@ fn answer(agent: Agent, args: &HookRunArgs, source: &Source) -> Result<u8, Error
     }
 }
 
+/// `--provider`, checked.
+fn provider(args: &HookRunArgs) -> Result<Option<ProviderName>, Error> {
+    args.provider
+        .as_deref()
+        .map(|name| {
+            ProviderName::parse(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown provider {name:?}: expected telegram, discord or web"
+                ))
+            })
+        })
+        .transpose()
+}
+
 fn read_input() -> Result<String, Error> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -148,14 +155,14 @@ fn read_input() -> Result<String, Error> {
         .lock()
         .take(MAX_INPUT + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::Data(format!("cannot read the hook event: {e}")))?;
+        .map_err(|e| Error::Data(format!("hook event: cannot read standard input: {e}")))?;
     if bytes.len() as u64 > MAX_INPUT {
         return Err(Error::Data(format!(
-            "the hook event is larger than {} MiB",
+            "hook event: larger than {} MiB",
             MAX_INPUT / 1024 / 1024
         )));
     }
-    String::from_utf8(bytes).map_err(|_| Error::Data("the hook event is not UTF-8 text".into()))
+    String::from_utf8(bytes).map_err(|_| Error::Data("hook event: not UTF-8 text".into()))
 }
 
 /// Ask the human about `call` and print the agent's answer.

@@ -519,7 +519,7 @@ async fn gemini_before_tool() {
 async fn malformed_input_is_no_decision_never_an_allow() {
     let t = Setup::new("").await;
     let cases = [
-        ("", "no hook event on standard input"),
+        ("", "nothing on standard input"),
         (
             "{\"hook_event_name\": \"PermissionRequest\", ",
             "not valid JSON",
@@ -555,7 +555,7 @@ async fn malformed_input_is_no_decision_never_an_allow() {
     run.assert_code(0);
     assert!(
         run.stdout
-            .starts_with("{\"decision\":\"ask\",\"systemMessage\":\"openfeedback: bad input: hook event: the hook event is not valid JSON"),
+            .starts_with("{\"decision\":\"ask\",\"systemMessage\":\"openfeedback: bad input: hook event: not valid JSON"),
         "{}",
         run.stdout
     );
