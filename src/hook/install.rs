@@ -15,13 +15,15 @@
 //!   `<project>/.claude/settings.local.json`; `timeout` in seconds (default 600).
 //!   Verified: agent-prompts.md §2.5, and the end-to-end test runs the real Claude Code.
 //! - Codex: `$CODEX_HOME/hooks.json` (default `~/.codex/hooks.json`) and
-//!   `<project>/.codex/hooks.json`; `timeout` in seconds. Read in openai/codex's source
-//!   (`codex-rs/hooks/src/engine/discovery.rs`, `codex-rs/config` `HooksFile`), not run here.
-//!   Codex runs a user or project hook only once it is trusted (a hash of the hook kept in its
-//!   config), so it must be reviewed in Codex after installing.
+//!   `<project>/.codex/hooks.json`; `timeout` in seconds (default 600). Read in openai/codex's
+//!   source (`codex-rs/hooks/src/engine/discovery.rs`, `codex-rs/config` `HooksFile`; the
+//!   0.169.0 binary has the same strings), not run here. Codex runs a user or project hook only
+//!   once it is trusted (a hash of the hook kept in its config), so it must be reviewed in
+//!   Codex after installing.
 //! - Gemini CLI: `~/.gemini/settings.json`, `<project>/.gemini/settings.json`; `timeout` in
-//!   milliseconds (default 60 000). From Gemini's `docs/hooks/reference.md`, not run here; some
-//!   versions also need hooks switched on in the same file.
+//!   milliseconds (default 60 000). From Gemini's `docs/hooks/reference.md` and the 0.61.0
+//!   bundle (hooks on by default: `hooksConfig.enabled`), not run here. Project hooks run only
+//!   in a trusted folder.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -168,6 +170,10 @@ pub fn install(args: &HookInstallArgs, source: &Source) -> Result<u8, Error> {
         }
     }
     match agent {
+        Agent::ClaudeCode if args.project => eprintln!(
+            "openfeedback: .claude/settings.json is usually committed and now names this \
+             machine's openfeedback; --local keeps the hook out of git"
+        ),
         Agent::ClaudeCode => {}
         Agent::Codex => eprintln!(
             "openfeedback: Codex runs a new hook only after you trust it: review it in Codex \

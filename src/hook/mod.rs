@@ -14,12 +14,14 @@
 //! - Exit codes: 0 for every answer, decision or not, once the event is understood (these
 //!   agents read JSON only from a successful hook); an unusable payload is the agent's
 //!   "non-blocking hook error", exit 65 (Claude Code and Codex show stderr and carry on without
-//!   a decision). Exit 2 is never used: it blocks the call in all three agents. Gemini CLI is
-//!   the exception for unusable payloads: depending on its version a non-zero exit is read as
-//!   "allow with a warning" or as "deny", so openfeedback answers `{"decision":"ask"}` with
-//!   exit 0 instead. A signal (the agent's own hook timeout sends SIGTERM) withdraws the
-//!   request and exits 128+N with nothing on stdout. Notifications that cannot be delivered
-//!   exit 69.
+//!   a decision; checked with Claude Code 2.1.197). Exit 2 is never used: it blocks the call
+//!   in all three agents. Gemini CLI is the exception for unusable payloads: it reads exit 1 as
+//!   "allow with a warning" and any other non-zero exit as "deny" (0.61.0 bundle; older
+//!   versions read them as "allow"), so openfeedback answers `{"decision":"ask"}` with exit 0
+//!   instead. A signal (the agent's own hook timeout sends SIGTERM) withdraws the request and
+//!   exits 128+N with nothing on stdout. Notifications that cannot be delivered exit 69.
+//! - Claude Code shows its own dialog while the hook runs; an answer there withdraws the chat
+//!   request ([`transcript`]).
 
 mod event;
 pub mod install;
@@ -98,6 +100,7 @@ pub fn run(args: HookArgs, source: &Source) -> Result<u8, Error> {
 
 /// Read one event from stdin and answer it.
 fn answer(agent: Agent, args: &HookRunArgs, source: &Source) -> Result<u8, Error> {
+    let started = std::time::SystemTime::now();
     let understood = provider(args).and_then(|provider| {
         let text = read_input()?;
         let event =
@@ -122,7 +125,9 @@ fn answer(agent: Agent, args: &HookRunArgs, source: &Source) -> Result<u8, Error
     let timeout = args.timeout.map(Duration::from_secs);
     let runtime = crate::run::runtime()?;
     match event {
-        Event::Decide(call) => runtime.block_on(decide(agent, call, provider, timeout, source)),
+        Event::Decide(call) => {
+            runtime.block_on(decide(agent, call, provider, timeout, source, started))
+        }
         Event::Notify(note) => runtime.block_on(notify(agent, note, provider, source)),
     }
 }
@@ -172,6 +177,7 @@ async fn decide(
     provider: Option<ProviderName>,
     timeout: Option<Duration>,
     source: &Source,
+    started: std::time::SystemTime,
 ) -> Result<u8, Error> {
     let settings = match crate::config::load(source) {
         Ok(settings) => settings,
@@ -191,17 +197,27 @@ async fn decide(
     request.reject_feedback_timeout = plan.reject_feedback_timeout;
     request.choices = choices(agent, &plan, &call);
 
-    // Claude Code shows its own dialog while this hook runs (see `transcript`).
+    // Claude Code shows its own dialog while this hook runs (see `transcript`): read the
+    // transcript once before the request is posted, then watch it.
     let at_the_terminal = plan.locale.messages().at_the_terminal;
+    let watch = match (agent, call.kind, &call.context.transcript) {
+        (Agent::ClaudeCode, Kind::PermissionRequest, Some(path)) => Some(transcript::Watch::start(
+            path.into(),
+            call.tool.clone(),
+            call.input.clone(),
+            started,
+        )),
+        _ => None,
+    };
     let elsewhere = async {
-        match (agent, call.kind, &call.context.transcript) {
-            (Agent::ClaudeCode, Kind::PermissionRequest, Some(path)) => {
-                transcript::answered(path.into(), call.tool.clone(), call.input.clone()).await;
+        match watch {
+            Some(watch) => {
+                watch.answered().await;
                 Closing::AnsweredElsewhere {
                     place: at_the_terminal.to_owned(),
                 }
             }
-            _ => std::future::pending().await,
+            None => std::future::pending().await,
         }
     };
     let reply = match crate::ask::ask_until(&plan, request, "hook", elsewhere).await {

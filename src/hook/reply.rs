@@ -10,14 +10,15 @@
 //! Every answer is one JSON line on stdout with exit code 0: these agents read a decision only
 //! from a successful hook. Exit code 2 is never used; it means "block" to all three.
 //!
-//! Sources: Claude Code's zod schemas (2.1.112 `cli.js`, 2.1.197 and 2.1.329 binaries); Codex's
-//! generated `permission-request.command.output.schema.json` and `output_parser.rs`
-//! (openai/codex `codex-rs/hooks`), which make `updatedPermissions`, `updatedInput` and
-//! `interrupt: true` invalid, so openfeedback never sends them to Codex; Gemini CLI's
-//! `docs/hooks/reference.md` and `hooks/types.ts` at HEAD. Not verified against a running
-//! Codex or Gemini CLI: that the `systemMessage`-only answer counts as "no decision" in Codex
-//! 0.169, and that Gemini 0.61 honours `decision: "ask"` (it was read in Gemini's source,
-//! where an "ask" from a hook forces the confirmation dialog).
+//! Sources: Claude Code's zod schemas (2.1.112 `cli.js`, 2.1.197 and 2.1.329 binaries), and the
+//! end-to-end test against Claude Code 2.1.197 (allow, deny with a reason, the `systemMessage`
+//! no-decision, `PreToolUse` "ask" and "allow" were all watched working). Codex: the generated
+//! `permission-request.command.output.schema.json` and `output_parser.rs` in openai/codex
+//! `codex-rs/hooks` (its 0.169.0 binary carries the same messages), which make
+//! `updatedPermissions`, `updatedInput` and `interrupt: true` invalid, so Codex never gets them;
+//! not run here. Gemini CLI: `docs/hooks/reference.md` and the 0.61.0 bundle, where a hook's
+//! "ask" forces the confirmation dialog (even when the approval mode would not ask) and a
+//! hook's "allow" does not skip Gemini's own approval policy; not run here.
 
 use serde_json::{Value, json};
 

@@ -202,7 +202,8 @@ async fn claude_answered_at_the_terminal_withdraws_the_request() {
     // session transcript as the tool call's result.
     let t = Setup::new("").await;
     let transcript = t.sb.path().join("work/session.jsonl");
-    let tool_use = json!({"type": "assistant", "message": {"role": "assistant", "content": [
+    let now = || humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    let tool_use = json!({"type": "assistant", "timestamp": now(), "message": {"role": "assistant", "content": [
         {"type": "tool_use", "id": "toolu_01", "name": "Bash",
          "input": {"command": "touch proof.txt", "description": "Create proof file"}}
     ]}});
@@ -212,7 +213,7 @@ async fn claude_answered_at_the_terminal_withdraws_the_request() {
     let child = t.hook("claude-code", &payload.to_string(), &[]).await;
     let msg = t.request().await;
 
-    let result = json!({"type": "user", "message": {"role": "user", "content": [
+    let result = json!({"type": "user", "timestamp": now(), "message": {"role": "user", "content": [
         {"tool_use_id": "toolu_01", "type": "tool_result", "content": "(Bash completed with no output)", "is_error": false}
     ]}});
     let mut file = std::fs::OpenOptions::new()

@@ -341,8 +341,10 @@ impl Case {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "waited for {text:?} in the chat message: {}",
-                now.text
+                "waited for {text:?} in the chat message: {}\nscreen:\n{}\ntranscripts:\n{}",
+                now.text,
+                self.screen(),
+                self.transcripts()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -382,6 +384,24 @@ impl Case {
             .1;
         self.telegram
             .click(self.chat, msg.message_id, &data, &self.ann);
+    }
+
+    /// The tool calls and results in Claude Code's session transcripts, for failure messages.
+    fn transcripts(&self) -> String {
+        let root = self.sb.home().join(".claude/projects");
+        let mut out = String::new();
+        let dirs = std::fs::read_dir(&root).into_iter().flatten().flatten();
+        for file in dirs.flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten()) {
+            let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+            for line in text
+                .lines()
+                .filter(|l| l.contains("tool_use") || l.contains("tool_result"))
+            {
+                out.push_str(&line.chars().take(400).collect::<String>());
+                out.push('\n');
+            }
+        }
+        out
     }
 
     fn proof(&self) -> PathBuf {
