@@ -54,6 +54,10 @@ pub struct SendArgs {
     /// Name the session in the message (default: none).
     #[arg(long)]
     pub label: Option<String>,
+    /// Address of the local approval page (default: `[web] listen`, else 127.0.0.1 with a
+    /// random port). A non-loopback address lets other machines reach it.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

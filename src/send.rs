@@ -23,7 +23,13 @@ pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
         })
         .transpose()?;
     let settings = crate::config::load(source)?;
-    let plan = settings.plan(provider, args.timeout.map(Duration::from_secs))?;
+    let mut plan = settings.plan(provider, args.timeout.map(Duration::from_secs))?;
+    if let Some(listen) = args.listen {
+        if !plan.chain.contains(&ProviderName::Web) {
+            crate::log::warn("--listen has no effect: the web provider is not used for this call");
+        }
+        plan.web.listen = listen;
+    }
 
     let mut request = Request::new(args.title, body, Origin::here(args.label), plan.timeout);
     request.reject_feedback_timeout = plan.reject_feedback_timeout;

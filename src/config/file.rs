@@ -44,6 +44,9 @@ pub struct RawDiscord {
     pub allow_any_member: Option<bool>,
     pub api_base: Option<Spanned<String>>,
     pub gateway_url: Option<Spanned<String>>,
+    /// Read replies to the request as "approved, with this note" (needs the privileged
+    /// Message Content intent). Default true.
+    pub reply_feedback: Option<bool>,
 }
 
 /// Discord ids: strings in new configs; integers are accepted for old ones.

@@ -79,6 +79,8 @@ pub struct DiscordSettings {
     pub api_base: String,
     /// Overrides the URL from `GET /gateway/bot`.
     pub gateway_url: Option<String>,
+    /// Ask for the Message Content intent so replies can carry a note (default true).
+    pub reply_feedback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -466,6 +468,7 @@ impl Settings {
             allow_any_member,
             api_base,
             gateway_url,
+            reply_feedback,
         } = section.get_ref();
         let token = self.token(
             self.discord_token_env.as_deref(),
@@ -528,6 +531,7 @@ impl Settings {
             trusted,
             api_base,
             gateway_url,
+            reply_feedback: reply_feedback.unwrap_or(true),
         })
     }
 

@@ -35,6 +35,8 @@ trusted_user_ids = []
 # application_id = "123456789012345678"
 # channel_id = "123456789012345678"
 # trusted_user_ids = ["123456789012345678"]
+# reply_feedback = true                   # replies = "approve with a note"; needs the
+#                                         # Message Content Intent (Developer Portal → Bot)
 
 # [web]
 # listen = "127.0.0.1:0"                  # address of the local approval page

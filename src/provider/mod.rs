@@ -10,7 +10,9 @@
 //! made but it is still collecting a reason: the gate then stops its clocks, because a decision
 //! the human already made must not turn into a timeout.
 
+pub mod discord;
 pub mod telegram;
+pub mod web;
 
 use std::fmt;
 use std::future::Future;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use crate::support::fake_discord::{FakeDiscord, FakeUser};
 use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
 use crate::support::{Run, Sandbox};
 
@@ -113,6 +114,27 @@ impl Setup {
         self.fake
             .reply(self.chat, prompt.message_id, reason, &self.ann);
     }
+}
+
+/// `openfeedback hook <agent> --config CONFIG ARGS` with `payload` on stdin. The recorded
+/// payloads' session transcripts are moved into the sandbox (where they do not exist).
+async fn spawn_hook(
+    sb: &Sandbox,
+    config: &Path,
+    agent: &str,
+    payload: &str,
+    args: &[&str],
+) -> tokio::process::Child {
+    let payload = payload.replace("/tmp/cc-exp/home/", &format!("{}/", sb.home().display()));
+    let mut all = vec!["hook", agent, "--config", config.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut cmd = sb.command(&all);
+    cmd.stdin(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn hook");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(payload.as_bytes()).await.unwrap();
+    drop(stdin);
+    child
 }
 
 fn assert_stdout(run: &Run, expected: &str) {
@@ -512,6 +534,47 @@ async fn gemini_before_tool() {
         &run,
         "{\"decision\":\"ask\",\"systemMessage\":\"openfeedback: nobody answered within 1s\"}\n",
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discord_carries_hook_requests_and_notices() {
+    let fake = FakeDiscord::start().await;
+    let ann = FakeUser::human("ann");
+    let sb = Sandbox::new();
+    let config = sb.write_config(&format!(
+        "default_provider = \"discord\"\ndefault_timeout = 60\nreject_feedback_timeout = 30\n\n{}",
+        fake.config_section(&[&ann], true)
+    ));
+    let child = spawn_hook(&sb, &config, "claude-code", CLAUDE_BASH, &[]).await;
+    let message = fake.request_message().await;
+    assert_eq!(message["content"], "🔔 **Bash: touch proof.txt**");
+    let id = message["id"].as_str().unwrap().to_owned();
+    let always = fake.button(&id, ":always").expect("an Always allow button");
+    let click = fake.click(&id, &always, &ann).unwrap();
+    assert_eq!(fake.callback(&click).await.body["type"], 7);
+    let run = Run::wait(child).await;
+    run.assert_code(0);
+    assert_stdout(
+        &run,
+        r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"allow","updatedPermissions":[{"type":"addDirectories","directories":["/tmp/cc-exp/proj"],"destination":"session"},{"type":"setMode","mode":"acceptEdits","destination":"session"}]}}}
+"#,
+    );
+
+    let run =
+        Run::wait(spawn_hook(&sb, &config, "claude-code", CLAUDE_NOTIFICATION, &[]).await).await;
+    run.assert_code(0);
+    assert_stdout(&run, "");
+    let notice = fake.nth_request_message(1).await;
+    assert_eq!(notice["content"], "📣 **Claude Code**");
+    assert_eq!(
+        notice["embeds"][0]["description"],
+        "Claude is waiting for your input"
+    );
+    assert!(
+        notice["components"].as_array().is_none_or(Vec::is_empty),
+        "{notice}"
+    );
+    fake.assert_clean();
 }
 
 // --- Bad input, outages, signals --------------------------------------------------------------

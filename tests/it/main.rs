@@ -3,6 +3,10 @@
 mod support;
 
 mod cli;
+mod discord;
+mod discord_fake;
+mod failover;
 mod hook;
 mod patterns;
 mod telegram;
+mod web;

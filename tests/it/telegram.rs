@@ -612,7 +612,7 @@ async fn long_polls_confirm_offsets_and_do_not_spin() {
 async fn https_proxy_is_honoured() {
     // The fake is plain HTTP, so HTTP_PROXY applies: a proxy that forwards and records.
     let t = Setup::new("").await;
-    let proxy = crate::support::proxy::Proxy::start().await;
+    let proxy = crate::support::proxy::RecordingProxy::start().await;
     let mut cmd = t.sb.command(&[
         "send",
         "--config",
@@ -620,7 +620,7 @@ async fn https_proxy_is_honoured() {
         "--title",
         "via proxy",
     ]);
-    cmd.env("HTTP_PROXY", proxy.url()).env("NO_PROXY", "");
+    cmd.env("HTTP_PROXY", proxy.url(None)).env("NO_PROXY", "");
     let child = cmd.spawn().unwrap();
     let msg = t.request().await;
     t.fake.click(
@@ -630,9 +630,9 @@ async fn https_proxy_is_honoured() {
         &t.ann,
     );
     Run::wait(child).await.assert_code(0);
+    let seen = proxy.seen();
     assert!(
-        proxy.requests().iter().any(|r| r.contains("/sendMessage")),
-        "{:?}",
-        proxy.requests()
+        seen.iter().any(|s| s.line.contains("/sendMessage")),
+        "{seen:?}"
     );
 }

@@ -1,79 +1,118 @@
-//! A tiny HTTP forward proxy for tests: it records each request line and relays plain-HTTP
-//! requests (absolute-form URIs) to their origin, one request per connection.
+//! A tiny recording HTTP proxy on 127.0.0.1: CONNECT tunnels and absolute-form forwarding.
+//!
+//! It records each request line it handles (`CONNECT host:port HTTP/1.1`, or
+//! `GET http://host:port/path HTTP/1.1`) with its `Proxy-Authorization` header, so tests can
+//! check that traffic went through it and with which credentials. After the first request of a
+//! connection the bytes are piped both ways without parsing (a tunnel, or keep-alive requests
+//! to the same origin).
 
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub struct Proxy {
-    port: u16,
-    log: Arc<Mutex<Vec<String>>>,
+/// One request the proxy handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub line: String,
+    pub authorization: Option<String>,
 }
 
-impl Proxy {
-    pub async fn start() -> Proxy {
+pub struct RecordingProxy {
+    port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RecordingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RecordingProxy {
+    pub async fn start() -> RecordingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let seen = log.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(relay(stream, seen.clone()));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(handle(client, record.clone()));
             }
         });
-        Proxy { port, log }
+        RecordingProxy { port, seen, task }
     }
 
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
-    /// The request lines seen, e.g. `POST http://127.0.0.1:1234/bot…/sendMessage HTTP/1.1`.
-    pub fn requests(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+    /// `http://[user:password@]127.0.0.1:port`.
+    pub fn url(&self, credentials: Option<&str>) -> String {
+        match credentials {
+            Some(c) => format!("http://{c}@127.0.0.1:{}", self.port),
+            None => format!("http://127.0.0.1:{}", self.port),
+        }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
     }
 }
 
-async fn relay(stream: TcpStream, log: Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
-    let mut client = BufReader::new(stream);
-    let mut line = String::new();
-    client.read_line(&mut line).await?;
-    log.lock().unwrap().push(line.trim_end().to_owned());
-    let mut parts = line.split_whitespace();
-    let (method, uri) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let rest = uri.strip_prefix("http://").unwrap_or(uri);
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let mut head = format!("{method} {path} HTTP/1.1\r\n");
-    let mut length = 0usize;
-    loop {
-        let mut header = String::new();
-        client.read_line(&mut header).await?;
-        if header == "\r\n" || header.is_empty() {
-            break;
+async fn handle(mut client: TcpStream, seen: Arc<Mutex<Vec<Seen>>>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match client.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
         }
-        let lower = header.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        if lower.starts_with("proxy-") || lower.starts_with("connection:") {
-            continue;
-        }
-        head.push_str(&header);
     }
-    head.push_str("Connection: close\r\n\r\n");
-    let mut body = vec![0; length];
-    client.read_exact(&mut body).await?;
-    let mut upstream = TcpStream::connect(authority).await?;
-    upstream.write_all(head.as_bytes()).await?;
-    upstream.write_all(&body).await?;
-    let mut response = Vec::new();
-    upstream.read_to_end(&mut response).await?;
-    let mut stream = client.into_inner();
-    stream.write_all(&response).await?;
-    stream.shutdown().await
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n");
+    let line = lines.next().unwrap_or_default().to_owned();
+    let authorization = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("proxy-authorization"))
+        .map(|(_, v)| v.trim().to_owned());
+    seen.lock().unwrap().push(Seen {
+        line: line.clone(),
+        authorization,
+    });
+    let mut parts = line.split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    if method == "CONNECT" {
+        let Ok(mut upstream) = TcpStream::connect(target).await else {
+            let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+            return;
+        };
+        if client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await
+            .is_ok()
+        {
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        }
+        return;
+    }
+    // Absolute form: http://host:port/path.
+    let Some(rest) = target.strip_prefix("http://") else {
+        let _ = client.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        return;
+    };
+    let authority = rest.split('/').next().unwrap_or_default().to_owned();
+    let Ok(mut upstream) = TcpStream::connect(&authority).await else {
+        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+        return;
+    };
+    if upstream.write_all(&head).await.is_ok() {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    }
 }
