@@ -33,6 +33,9 @@ pub enum Command {
     Wrap(WrapArgs),
     /// List, show and test the prompt patterns `wrap` recognises.
     Patterns(PatternsArgs),
+    /// Answer an agent's own permission hook (Claude Code, Codex, Gemini CLI) from your phone;
+    /// install or remove that hook.
+    Hook(HookArgs),
 }
 
 #[derive(Debug, Args)]
@@ -184,4 +187,60 @@ fn parse_size(text: &str) -> Result<(u16, u16), String> {
             .ok_or_else(|| format!("{s:?} is not a size between 2 and 1000"))
     };
     Ok((number(cols)?, number(rows)?))
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub command: HookCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Answer a Claude Code hook: a PermissionRequest, PreToolUse or Notification event as
+    /// JSON on stdin, the decision as JSON on stdout.
+    ClaudeCode(HookRunArgs),
+    /// Answer a Codex CLI PermissionRequest hook (JSON on stdin and stdout).
+    Codex(HookRunArgs),
+    /// Answer a Gemini CLI BeforeTool (or Notification) hook (JSON on stdin and stdout).
+    Gemini(HookRunArgs),
+    /// Add openfeedback's hook to an agent's settings file: merged into what is there, with a
+    /// backup of the old file.
+    Install(HookInstallArgs),
+    /// Remove openfeedback's hook from an agent's settings file (only openfeedback's).
+    Uninstall(HookInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookRunArgs {
+    /// Seconds to wait for an answer (default: `default_timeout` from the config). Keep it
+    /// below the agent's own hook timeout.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+    /// Use this provider alone, with no failover: telegram, discord or web.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scope").args(["user", "project", "local", "file"])))]
+pub struct HookInstallArgs {
+    /// The agent: claude-code, codex or gemini.
+    #[arg(value_enum)]
+    pub agent: crate::hook::Agent,
+    /// Your own settings, for every project (the default): ~/.claude/settings.json,
+    /// $CODEX_HOME/hooks.json (~/.codex/hooks.json), ~/.gemini/settings.json.
+    #[arg(long)]
+    pub user: bool,
+    /// This project's shared settings: .claude/settings.json, .codex/hooks.json,
+    /// .gemini/settings.json in the current directory.
+    #[arg(long)]
+    pub project: bool,
+    /// This project's settings that stay out of git (Claude Code's
+    /// .claude/settings.local.json).
+    #[arg(long)]
+    pub local: bool,
+    /// This settings file (e.g. one passed to `claude --settings`).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }

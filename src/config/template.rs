@@ -42,6 +42,13 @@ trusted_user_ids = []
 # listen = "127.0.0.1:0"                  # address of the local approval page
 # public_url = "https://example.trycloudflare.com"  # printed instead, e.g. a tunnel
 
+# [hook]
+# What `openfeedback hook` answers an agent when nobody answered in time (on_timeout) or no
+# provider could be reached (on_error): "ask" (no decision: the agent shows its own dialog) or
+# "deny". A timeout never allows.
+# on_timeout = "ask"
+# on_error = "ask"
+
 [logging]
 # audit_file = "~/.local/share/openfeedback/audit.jsonl"   # "" turns the audit log off
 "#;

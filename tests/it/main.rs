@@ -6,6 +6,7 @@ mod cli;
 mod discord;
 mod discord_fake;
 mod failover;
+mod hook;
 mod patterns;
 mod telegram;
 mod web;
