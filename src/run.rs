@@ -18,6 +18,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Send(args) => runtime()?.block_on(crate::send::send(args, &source)),
         Command::Patterns(args) => crate::patterns::command::run(&args),
+        Command::Rules(args) => crate::rules::command::run(&args, &source),
     }
 }
 

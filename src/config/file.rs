@@ -16,6 +16,11 @@ pub struct RawConfig {
     pub discord: Option<Spanned<RawDiscord>>,
     pub web: Option<RawWeb>,
     pub logging: Option<RawLogging>,
+    /// Answer rules (`[[rule]]`), see `crate::rules`.
+    #[serde(default)]
+    pub rule: Vec<Spanned<crate::rules::RawRule>>,
+    /// `[rules] disable_builtin = [...]`.
+    pub rules: Option<Spanned<crate::rules::RawRulesSection>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -31,6 +31,8 @@ pub struct Settings {
     pub escalate_after: Option<Duration>,
     pub audit_file: Option<PathBuf>,
     pub web: WebSettings,
+    /// `[[rule]]` entries and `[rules]`, validated.
+    pub rules: crate::rules::ConfigRules,
     raw: RawConfig,
     text: String,
     telegram_token_env: Option<String>,
@@ -236,6 +238,9 @@ impl Settings {
             }
         }
 
+        let rules =
+            crate::rules::compile_config_rules(&raw.rule, raw.rules.as_ref(), text, path)?;
+
         Ok(Settings {
             path: path.map(Path::to_owned),
             default_provider,
@@ -246,6 +251,7 @@ impl Settings {
             escalate_after,
             audit_file,
             web,
+            rules,
             text: text.to_owned(),
             raw,
             telegram_token_env: env(TELEGRAM_TOKEN_ENV),
@@ -554,7 +560,7 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
         .iter()
         .rev()
         .find_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')))
-        .map(|t| t.trim().to_owned());
+        .map(|t| t.trim_matches(['[', ']']).trim().to_owned());
     Some(match table {
         Some(table) => format!("{table}.{key}"),
         None => key.to_owned(),
