@@ -292,6 +292,9 @@ pub struct Item {
     pub hits: Vec<Hit>,
     /// Why allow rules could not apply, if they could not.
     pub note: Option<String>,
+    /// A rule on the whole prompt (no subject key) may approve it: it runs in the project,
+    /// as written, with no word only known at run time.
+    pub whole_approvable: bool,
 }
 
 /// The decision on one prompt.
@@ -498,7 +501,9 @@ impl Policy {
                 .all(|i| matches!(i.verdict, ItemVerdict::Approve | ItemVerdict::Neutral))
             && items.iter().any(|i| i.verdict == ItemVerdict::Approve);
         if let Some(hit) = whole {
-            let blocked = items.iter().find(|i| i.verdict == ItemVerdict::NoRule && i.note.is_some());
+            let blocked = items
+                .iter()
+                .find(|i| i.verdict == ItemVerdict::NoRule && !i.whole_approvable);
             if let Some(item) = blocked {
                 decision.reason = format!("`{}`: {}", item.text, item.note.clone().unwrap_or_default());
                 decision.prompt_hits = prompt_hits;
@@ -611,17 +616,29 @@ impl Policy {
             .filter(|f| self.enabled(f.id))
             .map(finding_hit)
             .collect();
-        // Why no form can be approved by a rule.
-        let note = self.command_blocker(command);
+        // Why no rule may approve it at all (where it runs, what it writes).
+        let blocker = self.command_blocker(command, !command.neutral);
+        // Why a rule on the whole prompt, which names no words, may not approve it.
+        let inner = command.inner();
+        let hidden = if let Some(word) = inner.words.iter().find(|w| w.dynamic) {
+            Some(format!("`{}` is only known at run time", word.source))
+        } else if !inner.approvable {
+            Some(format!("it runs through {}, which an allow rule must name", wrappers(command)))
+        } else {
+            None
+        };
+        // An allow rule that would match a form it may not approve through.
+        let mut near_miss: Option<String> = None;
         for &i in applicable {
             let rule = &self.rules[i];
             let SubjectMatch::Commands(patterns) = &rule.subject else {
                 continue;
             };
+            let approvable = |form: &simple::Form| {
+                form.approvable && !form.words.iter().any(|w| w.dynamic)
+            };
             let matched = command.forms.iter().find_map(|form| {
-                let allowed = rule.action != Action::Approve
-                    || (form.approvable && !form.words.iter().any(|w| w.dynamic));
-                if !allowed {
+                if rule.action == Action::Approve && !approvable(form) {
                     return None;
                 }
                 patterns
@@ -629,57 +646,67 @@ impl Policy {
                     .find(|p| p.matches(&form.words))
                     .map(|p| (p, form))
             });
-            if let Some((pattern, form)) = matched {
-                if rule.action == Action::Approve && note.is_some() {
-                    continue;
+            let Some((pattern, form)) = matched else {
+                if rule.action == Action::Approve && near_miss.is_none() {
+                    let missed = command
+                        .forms
+                        .iter()
+                        .find_map(|f| patterns.iter().find(|p| p.matches(&f.words)));
+                    if let Some(p) = missed {
+                        near_miss = Some(format!(
+                            "{} matches {:?} only if {}",
+                            rule.label(),
+                            p.source,
+                            hidden.clone().unwrap_or_else(|| "its words were known".into())
+                        ));
+                    }
                 }
-                let mut why = format!("matches {:?}", pattern.source);
-                if let Some(via) = &form.via {
-                    why.push_str(&format!(" (after {via})"));
-                }
-                hits.push(Hit {
-                    by: By::Rule(i),
-                    action: rule.action,
-                    why,
-                });
+                continue;
+            };
+            if rule.action == Action::Approve && blocker.is_some() {
+                continue;
             }
+            let mut why = format!("matches {:?}", pattern.source);
+            if let Some(via) = &form.via {
+                why.push_str(" (without ");
+                why.push_str(via);
+                why.push(')');
+            }
+            hits.push(Hit {
+                by: By::Rule(i),
+                action: rule.action,
+                why,
+            });
         }
         let mut verdict = strongest(&hits);
-        if verdict == ItemVerdict::NoRule && command.neutral && note.is_none() {
+        if verdict == ItemVerdict::NoRule && command.neutral && blocker.is_none() {
             verdict = ItemVerdict::Neutral;
         }
-        let note = if matches!(verdict, ItemVerdict::NoRule) {
-            note.or_else(|| {
-                let dynamic = command.inner().words.iter().find(|w| w.dynamic);
-                if let Some(word) = dynamic {
-                    return Some(format!("`{}` is only known at run time", word.source));
-                }
-                if command.forms.iter().all(|f| !f.approvable) {
-                    let via: Vec<&str> = command.forms.iter().filter_map(|f| f.via.as_deref()).collect();
-                    return Some(format!("runs through {}, which an allow rule must name", via.join(", ")));
-                }
-                None
-            })
-        } else {
-            note
+        let whole_approvable = blocker.is_none() && hidden.is_none();
+        let note = match verdict {
+            ItemVerdict::NoRule => blocker.or(near_miss).or(hidden),
+            _ => blocker,
         };
         Item {
             text: command.display(),
             verdict,
             hits,
             note,
+            whole_approvable,
         }
     }
 
     /// Why an allow rule cannot approve this command, whatever its words: it runs outside
-    /// the project, or writes files there.
-    fn command_blocker(&self, command: &Simple) -> Option<String> {
-        let Some(dir) = self.ctx.command_dir(command.dir.as_deref()) else {
-            return Some("it runs after a `cd` to a directory only known at run time".into());
-        };
-        let dir = context::resolve(&dir);
-        if dir != self.ctx.project && self.ctx.in_project(&dir).is_none() {
-            return Some(format!("it runs in {}, outside the project", self.ctx.show(&dir)));
+    /// the project (`dir`: unless it runs nothing), or writes files outside it.
+    fn command_blocker(&self, command: &Simple, dir: bool) -> Option<String> {
+        if dir {
+            let Some(dir) = self.ctx.command_dir(command.dir.as_deref()) else {
+                return Some("it runs after a `cd` to a directory only known at run time".into());
+            };
+            let dir = context::resolve(&dir);
+            if dir != self.ctx.project && self.ctx.in_project(&dir).is_none() {
+                return Some(format!("it runs in {}, outside the project", self.ctx.show(&dir)));
+            }
         }
         for redirect in &command.redirects {
             let Some(word) = redirect.written() else { continue };
@@ -740,6 +767,7 @@ impl Policy {
             },
             verdict: strongest(&hits),
             hits,
+            whole_approvable: note.is_none(),
             note,
         }
     }
@@ -751,6 +779,7 @@ impl Policy {
                 verdict: ItemVerdict::Ask,
                 hits: Vec::new(),
                 note: Some("not a URL or a host name".into()),
+                whole_approvable: false,
             };
         };
         let mut hits = Vec::new();
@@ -772,8 +801,19 @@ impl Policy {
             verdict: strongest(&hits),
             hits,
             note: None,
+            whole_approvable: true,
         }
     }
+}
+
+/// The wrappers taken off to reach a command, as written (`sudo`, `LD_PRELOAD=x`).
+fn wrappers(command: &Simple) -> String {
+    let via: Vec<&str> = command
+        .forms
+        .iter()
+        .filter_map(|f| f.via.as_deref())
+        .collect();
+    format!("`{}`", via.join(" "))
 }
 
 fn finding_hit(f: Finding) -> Hit {
