@@ -238,8 +238,7 @@ impl Settings {
             }
         }
 
-        let rules =
-            crate::rules::compile_config_rules(&raw.rule, raw.rules.as_ref(), text, path)?;
+        let rules = crate::rules::compile_config_rules(&raw.rule, raw.rules.as_ref(), text, path)?;
 
         Ok(Settings {
             path: path.map(Path::to_owned),

@@ -7,10 +7,10 @@
 
 use std::path::Path;
 
+use super::Action;
 use super::context::{Context, Target};
 use super::glob::PathGlob;
 use super::simple::{Form, Runs, Simple, basename};
-use super::Action;
 
 /// A built-in guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +207,9 @@ impl Guards {
             absolute
                 .as_ref()
                 .is_some_and(|p| abs.iter().any(|g| g.matches(p) || below_match(target, g)))
-                || relative.as_ref().is_some_and(|p| rel.iter().any(|g| g.matches(p)))
+                || relative
+                    .as_ref()
+                    .is_some_and(|p| rel.iter().any(|g| g.matches(p)))
         };
         if hit(&self.credentials, &self.credentials_rel) {
             Some(CREDENTIALS)
@@ -225,7 +227,8 @@ impl Guards {
 fn below_match(target: &Target, glob: &PathGlob) -> bool {
     match target {
         Target::Below(dir) => {
-            glob.matches(&dir.join(".x").to_string_lossy()) || glob.matches(&dir.join("x").to_string_lossy())
+            glob.matches(&dir.join(".x").to_string_lossy())
+                || glob.matches(&dir.join("x").to_string_lossy())
         }
         _ => false,
     }
@@ -251,13 +254,21 @@ fn is_dotenv(target: &Target) -> bool {
 pub fn check_path(target: &Target, ctx: &Context, guards: &Guards) -> Vec<Finding> {
     let shown = show_target(target, ctx);
     match guards.class(target) {
-        Some(CREDENTIALS) => vec![finding(CREDENTIALS, Action::Reject, format!("{shown} holds credentials"))],
+        Some(CREDENTIALS) => vec![finding(
+            CREDENTIALS,
+            Action::Reject,
+            format!("{shown} holds credentials"),
+        )],
         Some(STARTUP_FILES) => vec![finding(
             STARTUP_FILES,
             Action::Reject,
             format!("{shown} is a shell startup file"),
         )],
-        Some(DOTENV) => vec![finding(DOTENV, Action::Ask, format!("{shown} is a .env file"))],
+        Some(DOTENV) => vec![finding(
+            DOTENV,
+            Action::Ask,
+            format!("{shown} is a .env file"),
+        )],
         _ => Vec::new(),
     }
 }
@@ -272,7 +283,12 @@ fn show_target(target: &Target, ctx: &Context) -> String {
 }
 
 /// The guards for one command of a command line (`all` is the whole line, for pipelines).
-pub fn check_command(simple: &Simple, all: &[Simple], ctx: &Context, guards: &Guards) -> Vec<Finding> {
+pub fn check_command(
+    simple: &Simple,
+    all: &[Simple],
+    ctx: &Context,
+    guards: &Guards,
+) -> Vec<Finding> {
     let mut found: Vec<Finding> = Vec::new();
     let dir = simple.dir.as_deref();
     for form in &simple.forms {
@@ -377,13 +393,21 @@ fn downloader(simple: &Simple) -> Option<String> {
 fn write_finding(target: &Target, ctx: &Context, guards: &Guards, verb: &str) -> Option<Finding> {
     let shown = show_target(target, ctx);
     match guards.class(target)? {
-        CREDENTIALS => Some(finding(CREDENTIALS, Action::Reject, format!("{verb} {shown} (credentials)"))),
+        CREDENTIALS => Some(finding(
+            CREDENTIALS,
+            Action::Reject,
+            format!("{verb} {shown} (credentials)"),
+        )),
         STARTUP_FILES => Some(finding(
             STARTUP_FILES,
             Action::Reject,
             format!("{verb} {shown} (a shell startup file)"),
         )),
-        DOTENV => Some(finding(DOTENV, Action::Ask, format!("{verb} {shown} (a .env file)"))),
+        DOTENV => Some(finding(
+            DOTENV,
+            Action::Ask,
+            format!("{verb} {shown} (a .env file)"),
+        )),
         _ => None,
     }
 }
@@ -414,16 +438,21 @@ fn form_findings(form: &Form, dir: Option<&Path>, ctx: &Context, guards: &Guards
     match program {
         "rm" | "rmdir" | "shred" | "unlink" | "srm" => {
             let recursive = program == "rm"
-                && words.iter().skip(1).take_while(|w| w.text != "--").any(|w| {
-                    let t = w.text.as_str();
-                    t == "--recursive" || (t.starts_with('-') && !t.starts_with("--") && t.contains(['r', 'R']))
-                });
+                && words
+                    .iter()
+                    .skip(1)
+                    .take_while(|w| w.text != "--")
+                    .any(|w| {
+                        let t = w.text.as_str();
+                        t == "--recursive"
+                            || (t.starts_with('-')
+                                && !t.starts_with("--")
+                                && t.contains(['r', 'R']))
+                    });
             for word in operands(words) {
                 let target = ctx.word_target(dir, word);
-                if recursive {
-                    if let Some(f) = outside(&target, ctx, &word.source) {
-                        found.push(f);
-                    }
+                if recursive && let Some(f) = outside(&target, ctx, &word.source) {
+                    found.push(f);
                 }
                 found.extend(write_finding(&target, ctx, guards, "deletes"));
             }
@@ -434,7 +463,11 @@ fn form_findings(form: &Form, dir: Option<&Path>, ctx: &Context, guards: &Guards
                 let roots: Vec<&super::shell::Word> = words
                     .iter()
                     .skip(1)
-                    .skip_while(|w| matches!(w.text.as_str(), "-H" | "-L" | "-P") || w.text.starts_with("-O") || w.text.starts_with("-D"))
+                    .skip_while(|w| {
+                        matches!(w.text.as_str(), "-H" | "-L" | "-P")
+                            || w.text.starts_with("-O")
+                            || w.text.starts_with("-D")
+                    })
                     .take_while(|w| !(w.text.starts_with('-') || w.text == "(" || w.text == "!"))
                     .collect();
                 if roots.is_empty() {
@@ -460,24 +493,41 @@ fn form_findings(form: &Form, dir: Option<&Path>, ctx: &Context, guards: &Guards
             // chmod/chown: the first operand is the mode or the owner.
             let skip = usize::from(matches!(program, "chmod" | "chown" | "chgrp" | "chattr"));
             for word in args.into_iter().skip(skip) {
-                found.extend(write_finding(&ctx.word_target(dir, word), ctx, guards, "writes"));
+                found.extend(write_finding(
+                    &ctx.word_target(dir, word),
+                    ctx,
+                    guards,
+                    "writes",
+                ));
             }
         }
         "mv" => {
             for word in operands(words) {
-                found.extend(write_finding(&ctx.word_target(dir, word), ctx, guards, "moves"));
+                found.extend(write_finding(
+                    &ctx.word_target(dir, word),
+                    ctx,
+                    guards,
+                    "moves",
+                ));
             }
         }
         "cp" | "ln" | "install" | "rsync" | "scp" | "dd" => {
             let args = operands(words);
             let mut targets: Vec<&super::shell::Word> = args.last().copied().into_iter().collect();
-            targets.extend(words.iter().skip(1).zip(words.iter().skip(2)).filter(|(o, _)| o.text == "-t").map(|(_, v)| v));
+            targets.extend(
+                words
+                    .iter()
+                    .skip(1)
+                    .zip(words.iter().skip(2))
+                    .filter(|(o, _)| o.text == "-t")
+                    .map(|(_, v)| v),
+            );
             let of: Vec<super::shell::Word> = words
                 .iter()
                 .filter_map(|w| {
                     w.text.strip_prefix("of=").map(|v| {
                         let mut w = w.clone();
-                        w.text = v.to_owned();
+                        v.clone_into(&mut w.text);
                         w.glob = super::shell::escape_glob(v);
                         w
                     })
@@ -485,12 +535,28 @@ fn form_findings(form: &Form, dir: Option<&Path>, ctx: &Context, guards: &Guards
                 .collect();
             targets.extend(of.iter());
             for word in targets {
-                found.extend(write_finding(&ctx.word_target(dir, word), ctx, guards, "writes"));
+                found.extend(write_finding(
+                    &ctx.word_target(dir, word),
+                    ctx,
+                    guards,
+                    "writes",
+                ));
             }
         }
-        "sed" | "perl" | "ruby" if words.iter().any(|w| w.text.starts_with("-i") || w.text == "--in-place" || (w.text.starts_with("-p") && w.text.contains('i'))) => {
+        "sed" | "perl" | "ruby"
+            if words.iter().any(|w| {
+                w.text.starts_with("-i")
+                    || w.text == "--in-place"
+                    || (w.text.starts_with("-p") && w.text.contains('i'))
+            }) =>
+        {
             for word in operands(words) {
-                found.extend(write_finding(&ctx.word_target(dir, word), ctx, guards, "edits"));
+                found.extend(write_finding(
+                    &ctx.word_target(dir, word),
+                    ctx,
+                    guards,
+                    "edits",
+                ));
             }
         }
         "git" => found.extend(git_push_force(words)),
@@ -501,10 +567,17 @@ fn form_findings(form: &Form, dir: Option<&Path>, ctx: &Context, guards: &Guards
     }
     // Reading credentials: any argument that names them.
     if !found.iter().any(|f| f.id == CREDENTIALS) {
-        for word in words.iter().skip(1).filter(|w| !w.text.starts_with('-') || w.text.contains('/')) {
-            let text = word.text.split_once('=').map_or(word.text.as_str(), |(_, v)| v);
+        for word in words
+            .iter()
+            .skip(1)
+            .filter(|w| !w.text.starts_with('-') || w.text.contains('/'))
+        {
+            let text = word
+                .text
+                .split_once('=')
+                .map_or(word.text.as_str(), |(_, v)| v);
             let mut w = word.clone();
-            w.text = text.to_owned();
+            text.clone_into(&mut w.text);
             let target = ctx.word_target(dir, &w);
             if guards.class(&target) == Some(CREDENTIALS) {
                 found.push(finding(
@@ -528,7 +601,9 @@ fn outside(target: &Target, ctx: &Context, written: &str) -> Option<Finding> {
             Action::Ask,
             format!("recursive delete of `{written}`: {why}"),
         )),
-        Target::OtherHome(_) => reject(format!("recursive delete of `{written}` in another user's home")),
+        Target::OtherHome(_) => reject(format!(
+            "recursive delete of `{written}` in another user's home"
+        )),
         _ if ctx.broad_project() => Some(finding(
             RM_OUTSIDE,
             Action::Ask,
@@ -541,7 +616,9 @@ fn outside(target: &Target, ctx: &Context, written: &str) -> Option<Finding> {
             if ctx.in_project(p).is_some() {
                 None
             } else if *p == ctx.project {
-                reject(format!("recursive delete of `{written}`: the whole project"))
+                reject(format!(
+                    "recursive delete of `{written}`: the whole project"
+                ))
             } else {
                 reject(format!(
                     "recursive delete of `{written}` = {} (outside the project {})",
@@ -565,7 +642,16 @@ fn outside(target: &Target, ctx: &Context, written: &str) -> Option<Finding> {
 }
 
 /// git's global options that take a value as the next word.
-const GIT_GLOBAL_WITH_VALUE: &[&str] = &["-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--config-env", "--super-prefix"];
+const GIT_GLOBAL_WITH_VALUE: &[&str] = &[
+    "-C",
+    "-c",
+    "--git-dir",
+    "--work-tree",
+    "--namespace",
+    "--exec-path",
+    "--config-env",
+    "--super-prefix",
+];
 
 fn git_push_force(words: &[super::shell::Word]) -> Option<Finding> {
     let mut i = 1;
@@ -588,7 +674,9 @@ fn git_push_force(words: &[super::shell::Word]) -> Option<Finding> {
             || t.starts_with("--force-with-lease")
             || t == "--force-if-includes"
             || t == "--mirror"
-            || (t.starts_with('-') && !t.starts_with("--") && t[1..].split('o').next().is_some_and(|c| c.contains('f')))
+            || (t.starts_with('-')
+                && !t.starts_with("--")
+                && t[1..].split('o').next().is_some_and(|c| c.contains('f')))
             || (t.starts_with('+') && t.len() > 1)
             || (t.contains(":+"));
         if forced {
@@ -631,7 +719,9 @@ const PUBLISHERS: &[(&str, &str, &str)] = &[
 
 fn publish(program: &str, words: &[super::shell::Word]) -> Option<Finding> {
     let args: Vec<&str> = words.iter().skip(1).map(|w| w.text.as_str()).collect();
-    let dry_run = args.iter().any(|a| matches!(*a, "--dry-run" | "-n" | "--dryrun"));
+    let dry_run = args
+        .iter()
+        .any(|a| matches!(*a, "--dry-run" | "-n" | "--dryrun"));
     // `python -m twine upload`
     let (program, args) = match (basename(program), args.as_slice()) {
         (p, ["-m", module, rest @ ..]) if p.starts_with("python") => (*module, rest.to_vec()),
@@ -639,17 +729,27 @@ fn publish(program: &str, words: &[super::shell::Word]) -> Option<Finding> {
     };
     let buildx_push = program == "docker"
         && args.first() == Some(&"buildx")
-        && args.iter().any(|a| *a == "--push" || a.starts_with("--output=type=registry"));
+        && args
+            .iter()
+            .any(|a| *a == "--push" || a.starts_with("--output=type=registry"));
     let hit = PUBLISHERS
         .iter()
         .find(|(p, verb, _)| *p == program && args.iter().any(|a| a == verb));
     if buildx_push {
-        return Some(finding(DOCKER_PUSH, Action::Ask, "`docker buildx … --push` pushes an image"));
+        return Some(finding(
+            DOCKER_PUSH,
+            Action::Ask,
+            "`docker buildx … --push` pushes an image",
+        ));
     }
     let (_, verb, id) = hit?;
     if dry_run && *id == PUBLISH {
         return None;
     }
-    let action = if *id == DOCKER_PUSH { Action::Ask } else { Action::Reject };
+    let action = if *id == DOCKER_PUSH {
+        Action::Ask
+    } else {
+        Action::Reject
+    };
     Some(finding(id, action, format!("`{program} {verb}` publishes")))
 }

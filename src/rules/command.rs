@@ -1,6 +1,7 @@
 //! `openfeedback rules test|list|trust|untrust`.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::project::{self, Candidate, TrustStore};
@@ -42,7 +43,13 @@ pub fn run(args: &RulesArgs, source: &Source) -> Result<u8, Error> {
         } => {
             let settings = crate::config::load(source)?;
             let policy = policy(settings.rules, &cwd()?, &store, &mut |_| false)?;
-            let prompt = test_prompt(subject, agent.as_deref(), kind.as_deref(), pattern.as_deref(), question.as_deref())?;
+            let prompt = test_prompt(
+                subject,
+                agent.as_deref(),
+                kind.as_deref(),
+                pattern.as_deref(),
+                question.as_deref(),
+            )?;
             let decision = policy.decide(&prompt);
             out.push_str(&super::explain::report(&policy, &prompt, &decision));
             match decision.action {
@@ -68,11 +75,12 @@ pub fn run(args: &RulesArgs, source: &Source) -> Result<u8, Error> {
                 path: store.path().map(Path::to_owned).unwrap_or_default(),
                 source,
             })?;
-            out.push_str(&format!(
-                "trusted {} (sha256 {}); its rules:\n",
+            let _ = writeln!(
+                out,
+                "trusted {} (sha256 {}); its rules:",
                 file.display(),
                 &project::sha256(&bytes)[..16]
-            ));
+            );
             out.push_str(&super::explain::candidate(&Candidate {
                 path: &file,
                 text: &text,
@@ -88,16 +96,23 @@ pub fn run(args: &RulesArgs, source: &Source) -> Result<u8, Error> {
                 path: store.path().map(Path::to_owned).unwrap_or_default(),
                 source,
             })?;
-            out.push_str(&if removed {
-                format!("{} is no longer trusted\n", file.display())
-            } else {
-                format!("{} was not trusted\n", file.display())
-            });
+            let _ = writeln!(
+                out,
+                "{} {}",
+                file.display(),
+                if removed {
+                    "is no longer trusted"
+                } else {
+                    "was not trusted"
+                }
+            );
             0
         }
     };
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
     Ok(code)
 }
 
@@ -150,17 +165,24 @@ fn test_prompt(
                 "no pattern named {name:?} (see `openfeedback patterns list`)"
             )));
         };
-        prompt.pattern = p.full_id.clone();
+        prompt.pattern.clone_from(&p.full_id);
         if agent.is_none() {
-            prompt.agent = p.agent.clone();
+            prompt.agent.clone_from(&p.agent);
         }
         if kind.is_none() {
-            prompt.kind = p.kind.clone();
+            prompt.kind.clone_from(&p.kind);
         }
         prompt.choices = p
             .choices
             .iter()
-            .map(|c| choice(&c.id, c.label.as_deref().unwrap_or(&c.id), c.verdict, c.feedback))
+            .map(|c| {
+                choice(
+                    &c.id,
+                    c.label.as_deref().unwrap_or(&c.id),
+                    c.verdict,
+                    c.feedback,
+                )
+            })
             .collect();
     }
     Ok(prompt)

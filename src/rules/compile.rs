@@ -78,6 +78,9 @@ impl<'de> Deserialize<'de> for Strings {
     }
 }
 
+/// A list value and where it is written.
+type Listed = (Vec<String>, std::ops::Range<usize>);
+
 /// Compiles the rules of one file.
 struct Compiler<'a> {
     text: &'a str,
@@ -87,7 +90,12 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    fn fail(&self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
+    fn fail(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::new(message)
             .at(Some(line_of(self.text, span.start)), key)
             .in_file(self.path)
@@ -126,24 +134,31 @@ impl Compiler<'_> {
             Some(n) => Some(n.get_ref().trim().to_owned()),
             None => None,
         };
-        let list = |value: &Option<Spanned<Strings>>, k: &str| -> Result<Option<(Vec<String>, std::ops::Range<usize>)>, ConfigError> {
-            match value {
-                None => Ok(None),
-                Some(v) if v.get_ref().0.is_empty() => {
-                    Err(self.fail(v.span(), &key(k), "is empty (leave the key out to match everything)"))
+        let list =
+            |value: &Option<Spanned<Strings>>, k: &str| -> Result<Option<Listed>, ConfigError> {
+                match value {
+                    None => Ok(None),
+                    Some(v) if v.get_ref().0.is_empty() => Err(self.fail(
+                        v.span(),
+                        &key(k),
+                        "is empty (leave the key out to match everything)",
+                    )),
+                    Some(v) => Ok(Some((v.get_ref().0.clone(), v.span()))),
                 }
-                Some(v) => Ok(Some((v.get_ref().0.clone(), v.span()))),
-            }
-        };
-        let names = |value: &Option<Spanned<Strings>>, k: &str| -> Result<Vec<NameGlob>, ConfigError> {
-            let Some((items, span)) = list(value, k)? else {
-                return Ok(Vec::new());
             };
-            items
-                .iter()
-                .map(|s| NameGlob::new(s).map_err(|e| self.fail(span.clone(), &key(k), format!("{s:?}: {e}"))))
-                .collect()
-        };
+        let names =
+            |value: &Option<Spanned<Strings>>, k: &str| -> Result<Vec<NameGlob>, ConfigError> {
+                let Some((items, span)) = list(value, k)? else {
+                    return Ok(Vec::new());
+                };
+                items
+                    .iter()
+                    .map(|s| {
+                        NameGlob::new(s)
+                            .map_err(|e| self.fail(span.clone(), &key(k), format!("{s:?}: {e}")))
+                    })
+                    .collect()
+            };
         let agents = names(&r.agent, "agent")?;
         let patterns = names(&r.pattern, "pattern")?;
         let kinds: Vec<String> = list(&r.kind, "kind")?
@@ -151,19 +166,38 @@ impl Compiler<'_> {
             .unwrap_or_default();
         let question = match &r.question {
             Some(q) => Some(Regex::new(q.get_ref()).map_err(|e| {
-                self.fail(q.span(), &key("question"), format!("is not a valid regex: {e}"))
+                self.fail(
+                    q.span(),
+                    &key("question"),
+                    format!("is not a valid regex: {e}"),
+                )
             })?),
             None => None,
         };
 
-        let subjects = [("command", &r.command), ("path", &r.path), ("host", &r.host)];
-        let given: Vec<&str> = subjects.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| *k).collect();
+        let subjects = [
+            ("command", &r.command),
+            ("path", &r.path),
+            ("host", &r.host),
+        ];
+        let given: Vec<&str> = subjects
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| *k)
+            .collect();
         if given.len() > 1 {
-            let (_, second) = subjects.iter().filter(|(_, v)| v.is_some()).nth(1).expect("two given");
+            let (_, second) = subjects
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .nth(1)
+                .expect("two given");
             return Err(self.fail(
                 second.as_ref().expect("given").span(),
                 &key(given[1]),
-                format!("a rule matches one kind of subject: `{}` and `{}` belong in two rules", given[0], given[1]),
+                format!(
+                    "a rule matches one kind of subject: `{}` and `{}` belong in two rules",
+                    given[0], given[1]
+                ),
             ));
         }
         let subject = if let Some((items, span)) = list(&r.command, "command")? {
@@ -171,33 +205,42 @@ impl Compiler<'_> {
                 items
                     .iter()
                     .map(|s| {
-                        CommandPattern::new(s).map_err(|e| self.fail(span.clone(), &key("command"), format!("{s:?} {e}")))
+                        CommandPattern::new(s).map_err(|e| {
+                            self.fail(span.clone(), &key("command"), format!("{s:?} {e}"))
+                        })
                     })
                     .collect::<Result<_, _>>()?,
             )
         } else if let Some((items, span)) = list(&r.path, "path")? {
             let globs: Vec<PathGlob> = items
                 .iter()
-                .map(|s| PathGlob::new(s, self.home).map_err(|e| self.fail(span.clone(), &key("path"), format!("{s:?}: {e}"))))
+                .map(|s| {
+                    PathGlob::new(s, self.home)
+                        .map_err(|e| self.fail(span.clone(), &key("path"), format!("{s:?}: {e}")))
+                })
                 .collect::<Result<_, _>>()?;
-            if action == Action::Approve {
-                if let Some(g) = globs.iter().find(|g| g.base == PathBase::Absolute) {
-                    return Err(self.fail(
-                        span,
-                        &key("path"),
-                        format!(
-                            "{:?}: an approve rule only matches paths inside the project; write a glob relative to the project root (absolute globs are for reject and ask rules)",
-                            g.source
-                        ),
-                    ));
-                }
+            if action == Action::Approve
+                && let Some(g) = globs.iter().find(|g| g.base == PathBase::Absolute)
+            {
+                return Err(self.fail(
+                    span,
+                    &key("path"),
+                    format!(
+                        "{:?}: an approve rule only matches paths inside the project; write a glob relative to the project root (absolute globs are for reject and ask rules)",
+                        g.source
+                    ),
+                ));
             }
             SubjectMatch::Paths(globs)
         } else if let Some((items, span)) = list(&r.host, "host")? {
             SubjectMatch::Hosts(
                 items
                     .iter()
-                    .map(|s| HostGlob::new(s).map_err(|e| self.fail(span.clone(), &key("host"), format!("{s:?}: {e}"))))
+                    .map(|s| {
+                        HostGlob::new(s).map_err(|e| {
+                            self.fail(span.clone(), &key("host"), format!("{s:?}: {e}"))
+                        })
+                    })
                     .collect::<Result<_, _>>()?,
             )
         } else {
@@ -210,38 +253,57 @@ impl Compiler<'_> {
             SubjectMatch::Hosts(_) => Some(SubjectClass::Host),
             SubjectMatch::Any => None,
         };
-        if let (Some(class), Some(kind)) = (class, &r.kind) {
-            if let Some(bad) = kinds.iter().find(|k| *k != "*" && SubjectClass::of(Some(k)) != class) {
-                return Err(self.fail(
-                    kind.span(),
-                    &key("kind"),
-                    format!("{bad:?} prompts have no {} subject, so this rule could never match", given[0]),
-                ));
-            }
+        if let (Some(class), Some(kind)) = (class, &r.kind)
+            && let Some(bad) = kinds
+                .iter()
+                .find(|k| *k != "*" && SubjectClass::of(Some(k)) != class)
+        {
+            return Err(self.fail(
+                kind.span(),
+                &key("kind"),
+                format!(
+                    "{bad:?} prompts have no {} subject, so this rule could never match",
+                    given[0]
+                ),
+            ));
         }
 
         let message = match &r.message {
             Some(m) if action != Action::Reject => {
-                return Err(self.fail(m.span(), &key("message"), "only a reject rule types a message"));
+                return Err(self.fail(
+                    m.span(),
+                    &key("message"),
+                    "only a reject rule types a message",
+                ));
             }
             Some(m) if m.get_ref().trim().is_empty() => {
                 return Err(self.fail(m.span(), &key("message"), "is empty"));
             }
             Some(m) if m.get_ref().chars().any(char::is_control) => {
-                return Err(self.fail(m.span(), &key("message"), "must be one line of text (it is typed into the agent)"));
+                return Err(self.fail(
+                    m.span(),
+                    &key("message"),
+                    "must be one line of text (it is typed into the agent)",
+                ));
             }
             Some(m) => Some(m.get_ref().trim().to_owned()),
             None => None,
         };
         let choice = match &r.choice {
             Some(c) if action == Action::Ask => {
-                return Err(self.fail(c.span(), &key("choice"), "an ask rule types nothing; `choice` needs \"approve\" or \"reject\""));
+                return Err(self.fail(
+                    c.span(),
+                    &key("choice"),
+                    "an ask rule types nothing; `choice` needs \"approve\" or \"reject\"",
+                ));
             }
             Some(c) => {
                 let id = c.get_ref().trim();
                 let valid = !id.is_empty()
                     && id.len() <= 8
-                    && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
                 if !valid {
                     return Err(self.fail(c.span(), &key("choice"), format!("{id:?} is not a choice id ([a-z0-9_], at most 8 characters; see `openfeedback patterns show`)")));
                 }
@@ -307,21 +369,26 @@ pub fn compile_config_rules(
     if let Some(list) = section.and_then(|s| s.get_ref().disable_builtin.as_ref()) {
         for id in &list.get_ref().0 {
             let id = id.trim();
-            match builtin::find(id) {
-                Some(b) => disabled.push(Disabled {
+            if let Some(b) = builtin::find(id) {
+                disabled.push(Disabled {
                     id: b.id,
                     path: path.map(Path::to_owned),
                     line: Some(line_of(text, list.span().start)),
-                }),
-                None => {
-                    let known: Vec<&str> = builtin::BUILTINS.iter().map(|b| b.id).collect();
-                    let message = if matches!(id, "*" | "all") {
-                        format!("built-in guards are turned off one by one, by id: {}", known.join(", "))
-                    } else {
-                        format!("{id:?} is not a built-in guard (they are: {})", known.join(", "))
-                    };
-                    return Err(compiler.fail(list.span(), "rules.disable_builtin", message));
-                }
+                });
+            } else {
+                let known: Vec<&str> = builtin::BUILTINS.iter().map(|b| b.id).collect();
+                let message = if matches!(id, "*" | "all") {
+                    format!(
+                        "built-in guards are turned off one by one, by id: {}",
+                        known.join(", ")
+                    )
+                } else {
+                    format!(
+                        "{id:?} is not a built-in guard (they are: {})",
+                        known.join(", ")
+                    )
+                };
+                return Err(compiler.fail(list.span(), "rules.disable_builtin", message));
             }
         }
     }

@@ -67,9 +67,9 @@ impl Context {
         let mut glob = word.glob.clone();
         if word.dynamic {
             // `$HOME/x` and `${HOME}/x` are known; other expansions are not.
-            let home_var = ["$HOME", "${HOME}"]
-                .into_iter()
-                .find(|v| text.starts_with(v) && text[v.len()..].chars().next().is_none_or(|c| c == '/'));
+            let home_var = ["$HOME", "${HOME}"].into_iter().find(|v| {
+                text.starts_with(v) && text[v.len()..].chars().next().is_none_or(|c| c == '/')
+            });
             let Some(var) = home_var else {
                 return Target::Unknown(format!("`{}` is only known at run time", word.source));
             };

@@ -83,11 +83,7 @@ pub fn sources(policy: &Policy, out: &mut String) {
         .and_then(|r| r.origin.path.as_ref())
         .map(|p| format!(" from {}", policy.ctx.show(p)))
         .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "project:  {}",
-        policy.ctx.show(&policy.ctx.project)
-    );
+    let _ = writeln!(out, "project:  {}", policy.ctx.show(&policy.ctx.project));
     let _ = writeln!(
         out,
         "rules:    {} in your config{config_file}",
@@ -95,7 +91,11 @@ pub fn sources(policy: &Policy, out: &mut String) {
     );
     match &policy.project {
         ProjectStatus::None => {
-            let _ = writeln!(out, "          no {} in the project", super::project::FILE_NAME);
+            let _ = writeln!(
+                out,
+                "          no {} in the project",
+                super::project::FILE_NAME
+            );
         }
         ProjectStatus::Trusted(path) => {
             let _ = writeln!(
@@ -221,22 +221,19 @@ pub fn report(policy: &Policy, prompt: &Prompt, decision: &Decision) -> String {
         decision.action.name().to_uppercase(),
         decision.reason
     );
-    match decision.action {
-        Action::Ask => {
-            let _ = writeln!(out, "          a human is asked (paged)");
-        }
-        _ => {
-            let _ = write!(
-                out,
-                "          answer {:?}",
-                decision.choice.clone().unwrap_or_default()
-            );
-            match &decision.feedback {
-                Some(message) => {
-                    let _ = writeln!(out, ", typing the message {message:?}");
-                }
-                None => out.push('\n'),
+    if decision.action == Action::Ask {
+        let _ = writeln!(out, "          a human is asked (paged)");
+    } else {
+        let _ = write!(
+            out,
+            "          answer {:?}",
+            decision.choice.clone().unwrap_or_default()
+        );
+        match &decision.feedback {
+            Some(message) => {
+                let _ = writeln!(out, ", typing the message {message:?}");
             }
+            None => out.push('\n'),
         }
     }
     if !policy.disabled.is_empty() {
@@ -251,7 +248,10 @@ pub fn list(policy: &Policy) -> String {
     sources(policy, &mut out);
     out.push('\n');
     if policy.rules.is_empty() {
-        let _ = writeln!(out, "no rules: every prompt is asked (except what the guards refuse)");
+        let _ = writeln!(
+            out,
+            "no rules: every prompt is asked (except what the guards refuse)"
+        );
     }
     for (i, rule) in policy.rules.iter().enumerate() {
         let _ = writeln!(out, "{}", policy.label(&By::Rule(i)));

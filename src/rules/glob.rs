@@ -257,7 +257,9 @@ impl HostGlob {
             return Err("is empty".into());
         }
         if text.contains(['/', ':', '@', ' ']) {
-            return Err("must be a host name such as \"*.github.com\" (no scheme, port or path)".into());
+            return Err(
+                "must be a host name such as \"*.github.com\" (no scheme, port or path)".into(),
+            );
         }
         Ok(HostGlob {
             source: text.to_owned(),
@@ -296,7 +298,9 @@ impl NameGlob {
 
 /// The host of a URL or `host[:port]`, lowercase; `None` if it does not look like one.
 pub fn host_of(text: &str) -> Option<String> {
-    let text = text.trim().trim_matches(|c| matches!(c, '"' | '\'' | '<' | '>' | '`'));
+    let text = text
+        .trim()
+        .trim_matches(|c| matches!(c, '"' | '\'' | '<' | '>' | '`'));
     let rest = match text.find("://") {
         Some(i) => &text[i + 3..],
         None => text,
@@ -386,9 +390,15 @@ mod tests {
         assert!(gh.matches("api.github.com") && gh.matches("API.GitHub.com"));
         assert!(!gh.matches("github.com") && !gh.matches("evilgithub.com"));
         assert!(HostGlob::new("https://x").is_err());
-        assert_eq!(host_of("https://user@Api.GitHub.com:443/x?y").as_deref(), Some("api.github.com"));
+        assert_eq!(
+            host_of("https://user@Api.GitHub.com:443/x?y").as_deref(),
+            Some("api.github.com")
+        );
         assert_eq!(host_of("example.org:8080").as_deref(), Some("example.org"));
-        assert_eq!(host_of("\"registry.npmjs.org\"").as_deref(), Some("registry.npmjs.org"));
+        assert_eq!(
+            host_of("\"registry.npmjs.org\"").as_deref(),
+            Some("registry.npmjs.org")
+        );
         assert_eq!(host_of("http://[::1]:80/").as_deref(), Some("::1"));
         assert_eq!(host_of("not a host"), None);
     }

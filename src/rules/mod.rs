@@ -181,12 +181,15 @@ impl Rule {
             SubjectMatch::Hosts(_) => Some(SubjectClass::Host),
         };
         if wanted.is_some_and(|w| w != class) {
-            return Err(format!("kind {kind:?} has no {} subject", wanted.map_or("", SubjectClass::key)));
+            return Err(format!(
+                "kind {kind:?} has no {} subject",
+                wanted.map_or("", SubjectClass::key)
+            ));
         }
-        if let Some(question) = &self.question {
-            if !question.is_match(&prompt.question) {
-                return Err("question does not match".into());
-            }
+        if let Some(question) = &self.question
+            && !question.is_match(&prompt.question)
+        {
+            return Err("question does not match".into());
         }
         Ok(())
     }
@@ -205,7 +208,9 @@ impl SubjectClass {
     pub fn of(kind: Option<&str>) -> SubjectClass {
         match kind.unwrap_or("") {
             "shell" | "command" | "exec" | "bash" | "run" | "terminal" => SubjectClass::Command,
-            "edit" | "write" | "create" | "file" | "patch" | "read" | "delete" => SubjectClass::Path,
+            "edit" | "write" | "create" | "file" | "patch" | "read" | "delete" => {
+                SubjectClass::Path
+            }
             "network" | "fetch" | "web" | "url" | "host" | "connection" => SubjectClass::Host,
             _ => SubjectClass::Other,
         }
@@ -376,7 +381,11 @@ impl Policy {
             .collect();
 
         let class = SubjectClass::of(prompt.kind.as_deref());
-        let subject = prompt.subject.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let subject = prompt
+            .subject
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let mut items = Vec::new();
         let mut subject_note = None;
         // Why nothing can be approved, whatever the rules say.
@@ -452,28 +461,36 @@ impl Policy {
             subject_note,
         };
         // 1. Any rejection rejects.
-        let rejecting = prompt_hits.iter().find(|h| h.action == Action::Reject).cloned().or_else(|| {
-            items
-                .iter()
-                .filter(|i| i.verdict == ItemVerdict::Reject)
-                .flat_map(|i| i.hits.iter())
-                .find(|h| h.action == Action::Reject)
-                .cloned()
-        });
+        let rejecting = prompt_hits
+            .iter()
+            .find(|h| h.action == Action::Reject)
+            .cloned()
+            .or_else(|| {
+                items
+                    .iter()
+                    .filter(|i| i.verdict == ItemVerdict::Reject)
+                    .flat_map(|i| i.hits.iter())
+                    .find(|h| h.action == Action::Reject)
+                    .cloned()
+            });
         if let Some(hit) = rejecting {
             decision.reason = format!("{}: {}", self.label(&hit.by), hit.why);
             decision.by = vec![hit];
             return self.with_choice(prompt, decision, Action::Reject, prompt_hits, items);
         }
         // 2. Any explicit ask, or a subject that cannot be judged, asks.
-        let asking = prompt_hits.iter().find(|h| h.action == Action::Ask).cloned().or_else(|| {
-            items
-                .iter()
-                .filter(|i| i.verdict == ItemVerdict::Ask)
-                .flat_map(|i| i.hits.iter())
-                .find(|h| h.action == Action::Ask)
-                .cloned()
-        });
+        let asking = prompt_hits
+            .iter()
+            .find(|h| h.action == Action::Ask)
+            .cloned()
+            .or_else(|| {
+                items
+                    .iter()
+                    .filter(|i| i.verdict == ItemVerdict::Ask)
+                    .flat_map(|i| i.hits.iter())
+                    .find(|h| h.action == Action::Ask)
+                    .cloned()
+            });
         if let Some(hit) = asking {
             decision.reason = format!("{}: {}", self.label(&hit.by), hit.why);
             decision.by = vec![hit];
@@ -494,7 +511,10 @@ impl Policy {
             return decision;
         }
         // 3. Approved as a whole by a rule without a subject key, or item by item.
-        let whole = prompt_hits.iter().find(|h| h.action == Action::Approve).cloned();
+        let whole = prompt_hits
+            .iter()
+            .find(|h| h.action == Action::Approve)
+            .cloned();
         let every_item = !items.is_empty()
             && items
                 .iter()
@@ -505,7 +525,8 @@ impl Policy {
                 .iter()
                 .find(|i| i.verdict == ItemVerdict::NoRule && !i.whole_approvable);
             if let Some(item) = blocked {
-                decision.reason = format!("`{}`: {}", item.text, item.note.clone().unwrap_or_default());
+                decision.reason =
+                    format!("`{}`: {}", item.text, item.note.clone().unwrap_or_default());
                 decision.prompt_hits = prompt_hits;
                 decision.items = items;
                 return decision;
@@ -523,7 +544,10 @@ impl Policy {
             }
             decision.reason = format!(
                 "approved by {}",
-                by.iter().map(|h| self.label(&h.by)).collect::<Vec<_>>().join(", ")
+                by.iter()
+                    .map(|h| self.label(&h.by))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             decision.by = by;
             return self.with_choice(prompt, decision, Action::Approve, prompt_hits, items);
@@ -532,7 +556,10 @@ impl Policy {
             Some(item) => format!(
                 "no rule approves `{}`{}",
                 item.text,
-                item.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+                item.note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
             ),
             None => "no rule matches".into(),
         };
@@ -571,7 +598,11 @@ impl Policy {
             .first()
             .filter(|first| !first.is_empty() && named.iter().all(|c| c == *first))
             .copied();
-        let message = decision.by.first().and_then(|h| self.message(h)).filter(|_| action == Action::Reject);
+        let message = decision
+            .by
+            .first()
+            .and_then(|h| self.message(h))
+            .filter(|_| action == Action::Reject);
         let offered = |id: &str| {
             prompt
                 .choices
@@ -590,22 +621,19 @@ impl Policy {
                 candidates.find(|c| !c.asks_reason)
             }
         });
-        match chosen {
-            Some(choice) => {
-                decision.action = action;
-                decision.choice = Some(choice.id.clone());
-                if choice.asks_reason {
-                    decision.feedback = message;
-                }
+        if let Some(choice) = chosen {
+            decision.action = action;
+            decision.choice = Some(choice.id.clone());
+            if choice.asks_reason {
+                decision.feedback = message;
             }
-            None => {
-                decision.action = Action::Ask;
-                decision.reason = format!(
-                    "{} (but the prompt offers no {} answer, so a human decides)",
-                    decision.reason,
-                    action.name()
-                );
-            }
+        } else {
+            decision.action = Action::Ask;
+            decision.reason = format!(
+                "{} (but the prompt offers no {} answer, so a human decides)",
+                decision.reason,
+                action.name()
+            );
         }
         decision
     }
@@ -623,7 +651,10 @@ impl Policy {
         let hidden = if let Some(word) = inner.words.iter().find(|w| w.dynamic) {
             Some(format!("`{}` is only known at run time", word.source))
         } else if !inner.approvable {
-            Some(format!("it runs through {}, which an allow rule must name", wrappers(command)))
+            Some(format!(
+                "it runs through {}, which an allow rule must name",
+                wrappers(command)
+            ))
         } else {
             None
         };
@@ -634,9 +665,8 @@ impl Policy {
             let SubjectMatch::Commands(patterns) = &rule.subject else {
                 continue;
             };
-            let approvable = |form: &simple::Form| {
-                form.approvable && !form.words.iter().any(|w| w.dynamic)
-            };
+            let approvable =
+                |form: &simple::Form| form.approvable && !form.words.iter().any(|w| w.dynamic);
             let matched = command.forms.iter().find_map(|form| {
                 if rule.action == Action::Approve && !approvable(form) {
                     return None;
@@ -654,10 +684,10 @@ impl Policy {
                         .find_map(|f| patterns.iter().find(|p| p.matches(&f.words)));
                     if let Some(p) = missed {
                         near_miss = Some(format!(
-                            "{} matches {:?} only if {}",
+                            "{} matches {:?}, but {}",
                             rule.label(),
                             p.source,
-                            hidden.clone().unwrap_or_else(|| "its words were known".into())
+                            hidden.clone().unwrap_or_else(|| "not as written".into())
                         ));
                     }
                 }
@@ -705,18 +735,33 @@ impl Policy {
             };
             let dir = context::resolve(&dir);
             if dir != self.ctx.project && self.ctx.in_project(&dir).is_none() {
-                return Some(format!("it runs in {}, outside the project", self.ctx.show(&dir)));
+                return Some(format!(
+                    "it runs in {}, outside the project",
+                    self.ctx.show(&dir)
+                ));
             }
         }
         for redirect in &command.redirects {
-            let Some(word) = redirect.written() else { continue };
-            if matches!(word.text.as_str(), "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty") {
+            let Some(word) = redirect.written() else {
+                continue;
+            };
+            if matches!(
+                word.text.as_str(),
+                "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty"
+            ) {
                 continue;
             }
             match self.ctx.word_target(command.dir.as_deref(), word) {
                 Target::Path(p) if self.ctx.in_project(&p).is_some() => {}
-                Target::Unknown(why) => return Some(format!("it writes to `{}`: {why}", word.source)),
-                _ => return Some(format!("it writes to `{}`, outside the project", word.source)),
+                Target::Unknown(why) => {
+                    return Some(format!("it writes to `{}`: {why}", word.source));
+                }
+                _ => {
+                    return Some(format!(
+                        "it writes to `{}`, outside the project",
+                        word.source
+                    ));
+                }
             }
         }
         None
@@ -730,7 +775,10 @@ impl Policy {
             .map(finding_hit)
             .collect();
         let (absolute, relative) = match &target {
-            Target::Path(p) => (Some(p.to_string_lossy().into_owned()), self.ctx.in_project(p)),
+            Target::Path(p) => (
+                Some(p.to_string_lossy().into_owned()),
+                self.ctx.in_project(p),
+            ),
             _ => (None, None),
         };
         let note = if relative.is_none() {
@@ -749,7 +797,8 @@ impl Policy {
             let matched = globs.iter().find(|g| match g.base {
                 PathBase::Project => relative.as_ref().is_some_and(|r| g.matches(r)),
                 PathBase::Absolute => {
-                    rule.action != Action::Approve && absolute.as_ref().is_some_and(|a| g.matches(a))
+                    rule.action != Action::Approve
+                        && absolute.as_ref().is_some_and(|a| g.matches(a))
                 }
             });
             if let Some(glob) = matched {
@@ -916,7 +965,11 @@ impl Decision {
             action => format!(
                 "[rules] would {} automatically ({}), choice {:?}{}",
                 action.name(),
-                self.by.iter().map(|h| policy.label(&h.by)).collect::<Vec<_>>().join(", "),
+                self.by
+                    .iter()
+                    .map(|h| policy.label(&h.by))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 self.choice.clone().unwrap_or_default(),
                 self.feedback
                     .as_ref()

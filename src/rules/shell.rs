@@ -487,11 +487,10 @@ impl Parser<'_> {
             (Some('<'), Some('<'), Some('-')) => (RedirectOp::HereDoc, 3),
             (Some('<'), Some('<'), _) => (RedirectOp::HereDoc, 2),
             (Some('<'), Some('>'), _) => (RedirectOp::ReadWrite, 2),
-            (Some('<'), Some('&'), _) => (RedirectOp::Duplicate, 2),
+            (Some('<' | '>'), Some('&'), _) => (RedirectOp::Duplicate, 2),
             (Some('<'), _, _) => (RedirectOp::Read, 1),
             (Some('>'), Some('>'), _) => (RedirectOp::Append, 2),
             (Some('>'), Some('|'), _) => (RedirectOp::Write, 2),
-            (Some('>'), Some('&'), _) => (RedirectOp::Duplicate, 2),
             (Some('>'), _, _) => (RedirectOp::Write, 1),
             (Some('&'), Some('>'), Some('>')) if fd.is_none() => (RedirectOp::AppendBoth, 3),
             (Some('&'), Some('>'), _) if fd.is_none() => (RedirectOp::WriteBoth, 2),
@@ -573,8 +572,7 @@ impl Parser<'_> {
             self.i += 2;
             self.substitution(&mut w, Nest::Process)?;
         }
-        loop {
-            let Some(c) = self.peek() else { break };
+        while let Some(c) = self.peek() {
             match c {
                 ' ' | '\t' | '\r' | '\n' | ';' | '&' | '|' | ')' | '<' | '>' => break,
                 '(' => {
@@ -810,10 +808,13 @@ impl Parser<'_> {
         }
         let scope = self.scopes.len();
         self.scopes.push(self.scope);
-        let range = parse_into(&inner, self.out, self.scopes, scope, self.depth + 1).map_err(|e| ParseError {
-            message: format!("in backticks: {}", e.message),
-            at: start,
-        })?;
+        let range =
+            parse_into(&inner, self.out, self.scopes, scope, self.depth + 1).map_err(|e| {
+                ParseError {
+                    message: format!("in backticks: {}", e.message),
+                    at: start,
+                }
+            })?;
         for command in &mut self.out[range.clone()] {
             command.nest.get_or_insert(Nest::Backticks);
         }
@@ -832,11 +833,11 @@ impl Parser<'_> {
             match c {
                 '\'' => return Ok(()),
                 '\\' => {
-                    let Some(e) = self.peek() else {
+                    let Some(escape) = self.peek() else {
                         return Err(self.fail("missing closing `'`"));
                     };
                     self.i += 1;
-                    let decoded = match e {
+                    let decoded = match escape {
                         'n' => '\n',
                         't' => '\t',
                         'r' => '\r',
@@ -846,11 +847,11 @@ impl Parser<'_> {
                         'f' => '\x0c',
                         'v' => '\x0b',
                         '0'..='7' => {
-                            let mut value = e.to_digit(8).unwrap_or(0);
+                            let mut value = escape.to_digit(8).unwrap_or(0);
                             for _ in 0..2 {
-                                match self.peek().and_then(|d| d.to_digit(8)) {
-                                    Some(d) => {
-                                        value = value * 8 + d;
+                                match self.peek().and_then(|digit| digit.to_digit(8)) {
+                                    Some(digit) => {
+                                        value = value * 8 + digit;
                                         self.i += 1;
                                     }
                                     None => break,
@@ -859,25 +860,25 @@ impl Parser<'_> {
                             char::from_u32(value).unwrap_or('\u{fffd}')
                         }
                         'x' | 'u' | 'U' => {
-                            let max = match e {
+                            let max = match escape {
                                 'x' => 2,
                                 'u' => 4,
                                 _ => 8,
                             };
                             let mut value = 0u32;
-                            let mut n = 0;
-                            while n < max {
-                                match self.peek().and_then(|d| d.to_digit(16)) {
-                                    Some(d) => {
-                                        value = value * 16 + d;
+                            let mut count = 0;
+                            while count < max {
+                                match self.peek().and_then(|digit| digit.to_digit(16)) {
+                                    Some(digit) => {
+                                        value = value * 16 + digit;
                                         self.i += 1;
-                                        n += 1;
+                                        count += 1;
                                     }
                                     None => break,
                                 }
                             }
-                            if n == 0 {
-                                return Err(self.fail(format!("`\\{e}` without digits")));
+                            if count == 0 {
+                                return Err(self.fail(format!("`\\{escape}` without digits")));
                             }
                             char::from_u32(value).unwrap_or('\u{fffd}')
                         }

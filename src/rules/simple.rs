@@ -17,6 +17,8 @@
 //! `cd` is followed within its shell (subshells and substitutions have their own), so the
 //! directory each command runs in is known, or known to be unknown.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -98,10 +100,10 @@ impl Simple {
         }
         let via: Vec<&str> = self.forms.iter().filter_map(|f| f.via.as_deref()).collect();
         if !via.is_empty() {
-            text.push_str(&format!("  [via {}]", via.join(", ")));
+            let _ = write!(text, "  [via {}]", via.join(", "));
         }
         if !self.within.is_empty() {
-            text.push_str(&format!("  [in {}]", self.within.join(" › ")));
+            let _ = write!(text, "  [in {}]", self.within.join(" › "));
         }
         text
     }
@@ -147,8 +149,8 @@ fn analyse_into(
     // Which analysed commands each parsed command became.
     let mut became: Vec<Vec<usize>> = vec![Vec::new(); parsed.commands.len()];
     // The directory of each scope, once a command in it was seen.
-    let mut dirs: Vec<Option<Option<PathBuf>>> = vec![None; parsed.scopes.len()];
-    dirs[0] = Some(outer.dir.clone());
+    let mut dirs: HashMap<usize, Option<PathBuf>> = HashMap::new();
+    dirs.insert(0, outer.dir.clone());
 
     for (index, command) in parsed.commands.iter().enumerate() {
         let dir = scope_dir(&mut dirs, &parsed.scopes, command.scope);
@@ -174,9 +176,11 @@ fn analyse_into(
             approvable: f.approvable && outer.approvable,
             ..f.clone()
         }));
-        let here = unwrapped.chdir.as_ref().map_or(dir.clone(), |to| {
-            dir.as_ref().and_then(|d| to.as_ref().map(|to| d.join(to)))
-        });
+        let here = match &unwrapped.chdir {
+            None => dir.clone(),
+            Some(Chdir::To(to)) => dir.as_ref().map(|d| d.join(to)),
+            Some(Chdir::Unknown) => None,
+        };
 
         if let Some((body, description)) = &unwrapped.body {
             // A shell with its script in an argument: the script's commands are the commands.
@@ -217,7 +221,7 @@ fn analyse_into(
                 Some("cd" | "pushd" | "popd" | "true" | "false" | ":")
             );
         if matches!(program.as_deref(), Some("cd" | "pushd" | "popd")) {
-            dirs[command.scope] = Some(change_dir(dir.as_ref(), &inner));
+            dirs.insert(command.scope, change_dir(dir.as_ref(), &inner));
         }
         let exec = if program.as_deref() == Some("find") {
             find_exec(&inner)
@@ -270,11 +274,11 @@ fn analyse_into(
 
 /// The directory of `scope`: its own once set, else its parent's at this point.
 fn scope_dir(
-    dirs: &mut [Option<Option<PathBuf>>],
+    dirs: &mut HashMap<usize, Option<PathBuf>>,
     parents: &[usize],
     scope: usize,
 ) -> Option<PathBuf> {
-    if let Some(dir) = &dirs[scope] {
+    if let Some(dir) = dirs.get(&scope) {
         return dir.clone();
     }
     let parent = parents[scope];
@@ -283,7 +287,7 @@ fn scope_dir(
     } else {
         scope_dir(dirs, parents, parent)
     };
-    dirs[scope] = Some(dir.clone());
+    dirs.insert(scope, dir.clone());
     dir
 }
 
@@ -348,8 +352,26 @@ struct Unwrapped {
     /// The script of a shell started with one (`bash -c BODY`), and how it was started.
     body: Option<(String, String)>,
     runs: Option<RawRuns>,
-    /// `env -C DIR`, `sudo -D DIR`: the innermost command runs there (`None`: unknown).
-    chdir: Option<Option<PathBuf>>,
+    /// `env -C DIR`, `sudo -D DIR`: the innermost command runs elsewhere.
+    chdir: Option<Chdir>,
+}
+
+/// Where `env -C` and `sudo -D` send a command.
+#[derive(Debug, Clone)]
+enum Chdir {
+    To(PathBuf),
+    /// A directory only known at run time.
+    Unknown,
+}
+
+impl Chdir {
+    fn of(word: &Word) -> Chdir {
+        if word.dynamic {
+            Chdir::Unknown
+        } else {
+            Chdir::To(PathBuf::from(&word.text))
+        }
+    }
 }
 
 /// One step inward.
@@ -516,8 +538,19 @@ const SHELLS: &[&str] = &[
 ];
 /// Other programs that run code they read on standard input when given no script.
 const INTERPRETERS: &[&str] = &[
-    "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "fish", "pwsh",
-    "lua", "tclsh", "osascript",
+    "python",
+    "python2",
+    "python3",
+    "perl",
+    "ruby",
+    "node",
+    "nodejs",
+    "php",
+    "fish",
+    "pwsh",
+    "lua",
+    "tclsh",
+    "osascript",
 ];
 
 /// The word index where options end: the first non-option word after `from`. `short_arg`
@@ -574,20 +607,22 @@ fn option_value(words: &[Word], until: usize, short: char, long: &str) -> Option
         let t = words[i].text.as_str();
         if let Some(v) = t.strip_prefix(&format!("--{long}=")) {
             let mut w = words[i].clone();
-            w.text = v.to_owned();
+            v.clone_into(&mut w.text);
             return Some(w);
         }
         if t == format!("--{long}") {
             return words.get(i + 1).cloned();
         }
-        if let Some(cluster) = t.strip_prefix('-').filter(|c| !c.starts_with('-')) {
-            if let Some(k) = cluster.find(short) {
+        if let Some(cluster) = t.strip_prefix('-').filter(|c| !c.starts_with('-'))
+            && let Some(k) = cluster.find(short)
+        {
+            {
                 let rest = &cluster[k + short.len_utf8()..];
                 if rest.is_empty() {
                     return words.get(i + 1).cloned();
                 }
                 let mut w = words[i].clone();
-                w.text = rest.to_owned();
+                rest.clone_into(&mut w.text);
                 return Some(w);
             }
         }
@@ -596,7 +631,7 @@ fn option_value(words: &[Word], until: usize, short: char, long: &str) -> Option
     None
 }
 
-fn step(name: &str, words: &[Word], chdir: &mut Option<Option<PathBuf>>) -> Step {
+fn step(name: &str, words: &[Word], chdir: &mut Option<Chdir>) -> Step {
     let inner = |at: usize, privileged: bool| Step::Inner {
         at,
         via: name.to_owned(),
@@ -624,20 +659,41 @@ fn step(name: &str, words: &[Word], chdir: &mut Option<Option<PathBuf>>) -> Step
             );
             let listing = words[1..at.min(words.len())].iter().any(|w| {
                 let t = w.text.as_str();
-                (t.starts_with('-') && !t.starts_with("--") && t[1..].contains(['l', 'v', 'k', 'K', 'V', 'e']))
-                    || matches!(t, "--list" | "--validate" | "--edit" | "--version" | "--reset-timestamp" | "--remove-timestamp")
+                (t.starts_with('-')
+                    && !t.starts_with("--")
+                    && t[1..].contains(['l', 'v', 'k', 'K', 'V', 'e']))
+                    || matches!(
+                        t,
+                        "--list"
+                            | "--validate"
+                            | "--edit"
+                            | "--version"
+                            | "--reset-timestamp"
+                            | "--remove-timestamp"
+                    )
             });
             if listing {
                 return Step::Stop;
             }
             if let Some(dir) = option_value(words, at, 'D', "chdir") {
-                *chdir = Some((!dir.dynamic).then(|| PathBuf::from(dir.text)));
+                *chdir = Some(Chdir::of(&dir));
             }
             inner(at, true)
         }
         "doas" => inner(after_options(words, 1, "uC", &[]), true),
         "su" => {
-            let at = after_options(words, 1, "cswgG", &["command", "shell", "group", "supp-group", "whitelist-environment"]);
+            let at = after_options(
+                words,
+                1,
+                "cswgG",
+                &[
+                    "command",
+                    "shell",
+                    "group",
+                    "supp-group",
+                    "whitelist-environment",
+                ],
+            );
             match option_value(words, at, 'c', "command") {
                 Some(body) if !body.dynamic => Step::Script {
                     body: body.text,
@@ -652,7 +708,14 @@ fn step(name: &str, words: &[Word], chdir: &mut Option<Option<PathBuf>>) -> Step
                 words,
                 1,
                 "uCSP",
-                &["unset", "chdir", "split-string", "block-signal", "default-signal", "ignore-signal"],
+                &[
+                    "unset",
+                    "chdir",
+                    "split-string",
+                    "block-signal",
+                    "default-signal",
+                    "ignore-signal",
+                ],
             );
             if let Some(split) = option_value(words, at, 'S', "split-string") {
                 if split.dynamic {
@@ -669,12 +732,15 @@ fn step(name: &str, words: &[Word], chdir: &mut Option<Option<PathBuf>>) -> Step
                 };
             }
             if let Some(dir) = option_value(words, at, 'C', "chdir") {
-                *chdir = Some((!dir.dynamic).then(|| PathBuf::from(dir.text)));
+                *chdir = Some(Chdir::of(&dir));
             }
             // env's own NAME=VALUE words are assignments even when quoted.
             let mut at = at;
             let mut assignments = Vec::new();
-            while at < words.len() && words[at].text.contains('=') && !words[at].text.starts_with('=') {
+            while at < words.len()
+                && words[at].text.contains('=')
+                && !words[at].text.starts_with('=')
+            {
                 assignments.push(at);
                 at += 1;
             }
@@ -691,17 +757,27 @@ fn step(name: &str, words: &[Word], chdir: &mut Option<Option<PathBuf>>) -> Step
                 privileged: risky || words[at].dynamic,
             }
         }
-        "nohup" | "builtin" | "chronic" | "unbuffer" => inner(after_options(words, 1, "", &[]), false),
-        "setsid" => inner(after_options(words, 1, "", &[]), false),
+        "nohup" | "builtin" | "chronic" | "unbuffer" | "setsid" => {
+            inner(after_options(words, 1, "", &[]), false)
+        }
         "time" => inner(after_options(words, 1, "fo", &["format", "output"]), false),
         "nice" => inner(after_options(words, 1, "n", &["adjustment"]), false),
         "ionice" => {
-            if has_flag(words, 1, words.len(), 'p', "pid") || has_flag(words, 1, words.len(), 'P', "pgid") || has_flag(words, 1, words.len(), 'u', "uid") {
+            if has_flag(words, 1, words.len(), 'p', "pid")
+                || has_flag(words, 1, words.len(), 'P', "pgid")
+                || has_flag(words, 1, words.len(), 'u', "uid")
+            {
                 return Step::Stop;
             }
-            inner(after_options(words, 1, "cnt", &["class", "classdata"]), false)
+            inner(
+                after_options(words, 1, "cnt", &["class", "classdata"]),
+                false,
+            )
         }
-        "stdbuf" => inner(after_options(words, 1, "ioe", &["input", "output", "error"]), false),
+        "stdbuf" => inner(
+            after_options(words, 1, "ioe", &["input", "output", "error"]),
+            false,
+        ),
         "timeout" => {
             let at = after_options(words, 1, "sk", &["signal", "kill-after"]);
             // The duration comes first.
@@ -720,25 +796,48 @@ fn step(name: &str, words: &[Word], chdir: &mut Option<Option<PathBuf>>) -> Step
                 words,
                 1,
                 "adEILnPs",
-                &["arg-file", "delimiter", "max-args", "max-procs", "max-chars", "process-slot-var"],
+                &[
+                    "arg-file",
+                    "delimiter",
+                    "max-args",
+                    "max-procs",
+                    "max-chars",
+                    "process-slot-var",
+                ],
             );
             let mut replace = option_value(words, at, 'I', "replace").map(|w| w.text);
-            if replace.is_none() && words[1..at.min(words.len())].iter().any(|w| w.text.starts_with("-i")) {
+            if replace.is_none()
+                && words[1..at.min(words.len())]
+                    .iter()
+                    .any(|w| w.text.starts_with("-i"))
+            {
                 replace = Some("{}".into());
             }
             Step::Xargs { at, replace }
         }
-        "busybox" if words.get(1).is_some_and(|w| SHELLS.contains(&w.text.as_str())) => inner(1, false),
+        "busybox"
+            if words
+                .get(1)
+                .is_some_and(|w| SHELLS.contains(&w.text.as_str())) =>
+        {
+            inner(1, false)
+        }
         "eval" => {
             let args: Vec<&Word> = words[1..].iter().filter(|w| w.text != "--").collect();
             if args.is_empty() {
                 return Step::Stop;
             }
             if args.iter().any(|w| w.dynamic) {
-                return Step::Runs(RawRuns::Code(args.iter().flat_map(|w| w.subs.clone()).collect()));
+                return Step::Runs(RawRuns::Code(
+                    args.iter().flat_map(|w| w.subs.clone()).collect(),
+                ));
             }
             Step::Script {
-                body: args.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
+                body: args
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 via: "eval".into(),
             }
         }
@@ -820,7 +919,10 @@ fn interpreter_step(words: &[Word]) -> Step {
     if inline {
         return Step::Stop;
     }
-    match words[1..].iter().find(|w| !w.text.starts_with('-') || w.text == "-") {
+    match words[1..]
+        .iter()
+        .find(|w| !w.text.starts_with('-') || w.text == "-")
+    {
         None => Step::Runs(RawRuns::Stdin),
         Some(w) if w.text == "-" => Step::Runs(RawRuns::Stdin),
         Some(w) if w.dynamic => Step::Runs(RawRuns::Code(w.subs.clone())),

@@ -90,7 +90,10 @@ fn shell(policy: &Policy, command: &str) -> Decision {
 /// The action and the label of what decided.
 fn verdict(policy: &Policy, command: &str) -> (Action, String) {
     let d = shell(policy, command);
-    let by = d.by.first().map(|h| policy.label(&h.by)).unwrap_or_default();
+    let by =
+        d.by.first()
+            .map(|h| policy.label(&h.by))
+            .unwrap_or_default();
     (d.action, by)
 }
 
@@ -122,7 +125,10 @@ fn rejected_by(policy: &Policy, command: &str, by: &str) -> Decision {
     let d = shell(policy, command);
     assert_eq!(d.action, Action::Reject, "{command:?}: {}", d.reason);
     let label = policy.label(&d.by[0].by);
-    assert!(label.contains(by), "{command:?} rejected by {label}, expected {by}");
+    assert!(
+        label.contains(by),
+        "{command:?} rejected by {label}, expected {by}"
+    );
     d
 }
 
@@ -189,12 +195,16 @@ fn environment_prefixes_and_wrappers_are_unwrapped() {
     // A variable that changes what runs is not a detail.
     let d = asked(&p, "LD_PRELOAD=/tmp/x.so npm test");
     let note = d.items[0].note.as_deref().unwrap_or("");
-    assert!(note.contains("matches \"npm test\" only if it runs through `LD_PRELOAD=/tmp/x.so`"), "{note}");
+    assert!(note.contains("matches \"npm test\", but it runs through `LD_PRELOAD=/tmp/x.so`, which an allow rule must name"), "{note}");
     asked(&p, "PATH=/tmp/evil:$PATH npm test");
     asked(&p, "env NODE_OPTIONS=--require=/tmp/x.js npm test");
     // Deny rules see through everything.
     rejected_by(&p, "FOO=1 env nohup rm -rf /", "rm-recursive-outside");
-    rejected_by(&p, "find . -name x | xargs -0 git push -f", "git-push-force");
+    rejected_by(
+        &p,
+        "find . -name x | xargs -0 git push -f",
+        "git-push-force",
+    );
 }
 
 #[test]
@@ -207,7 +217,11 @@ fn sudo_is_unwrapped_for_deny_rules_but_must_be_named_by_allow_rules() {
     asked(&p, "doas npm test");
     rejected_by(&p, "sudo rm -rf /", "rm-recursive-outside");
     rejected_by(&p, "sudo -u root rm -rf /", "rm-recursive-outside");
-    rejected_by(&p, "sudo --preserve-env=PATH bash -c 'rm -rf ~'", "rm-recursive-outside");
+    rejected_by(
+        &p,
+        "sudo --preserve-env=PATH bash -c 'rm -rf ~'",
+        "rm-recursive-outside",
+    );
     let named = w.policy(
         r#"
 [[rule]]
@@ -227,7 +241,11 @@ fn shell_bodies_are_parsed_recursively() {
     approved(&p, "sh -lc \"npm test\"");
     approved(&p, "bash -c 'bash -c \"npm test\"'");
     rejected_by(&p, "bash -c 'npm test; rm -rf ~'", "rm-recursive-outside");
-    rejected_by(&p, "sh -c \"git push --force origin main\"", "git-push-force");
+    rejected_by(
+        &p,
+        "sh -c \"git push --force origin main\"",
+        "git-push-force",
+    );
     rejected_by(&p, "eval 'rm -rf /'", "rm-recursive-outside");
     rejected_by(&p, "su -c 'rm -rf /' root", "rm-recursive-outside");
     // A body only known at run time cannot be approved.
@@ -255,10 +273,18 @@ fn downloaded_code_is_rejected_however_it_is_run() {
         "bash -c 'curl -s x | sh'",
     ] {
         let d = rejected_by(&p, line, "pipe-to-shell");
-        assert!(d.feedback.as_deref().unwrap_or("").contains("downloaded"), "{line}");
+        assert!(
+            d.feedback.as_deref().unwrap_or("").contains("downloaded"),
+            "{line}"
+        );
     }
     // Other scripts that cannot be read now are asked.
-    for line in ["cat x.sh | sh", "bash < x.sh", "echo 'rm -rf /' | bash", "sh <<'EOF'\nls\nEOF"] {
+    for line in [
+        "cat x.sh | sh",
+        "bash < x.sh",
+        "echo 'rm -rf /' | bash",
+        "sh <<'EOF'\nls\nEOF",
+    ] {
         let d = asked(&p, line);
         assert!(d.reason.contains("pipe-to-shell"), "{line}: {}", d.reason);
     }
@@ -296,20 +322,39 @@ fn recursive_deletes_outside_the_project_are_rejected() {
         rejected_by(&p, line, "rm-recursive-outside");
     }
     approved(&p, "rm -rf build");
-    for line in ["rm -rf build/*", "rm -rf ./src/gen", "find . -name '*.o' -delete", "rm -f ../x"] {
+    for line in [
+        "rm -rf build/*",
+        "rm -rf ./src/gen",
+        "find . -name '*.o' -delete",
+        "rm -f ../x",
+    ] {
         let d = shell(&p, line);
         assert_ne!(d.action, Action::Reject, "{line}: {}", d.reason);
     }
     // Not known until run time: a human decides.
-    for line in ["rm -rf $DIR", "rm -rf \"$(pwd)/x\"", "ls | xargs rm -rf", "cd $X && rm -rf y", "rm -rf {a,b}"] {
+    for line in [
+        "rm -rf $DIR",
+        "rm -rf \"$(pwd)/x\"",
+        "ls | xargs rm -rf",
+        "cd $X && rm -rf y",
+        "rm -rf {a,b}",
+    ] {
         let d = asked(&p, line);
-        assert!(d.reason.contains("rm-recursive-outside"), "{line}: {}", d.reason);
+        assert!(
+            d.reason.contains("rm-recursive-outside"),
+            "{line}: {}",
+            d.reason
+        );
     }
     // A cd inside a subshell does not move the commands after it.
     approved(&p, "(cd /tmp && true); rm -rf build");
     // ...but it moves the commands inside it.
     let d = asked(&p, "(cd /tmp && echo hi)");
-    assert!(d.reason.contains("runs in /tmp, outside the project"), "{}", d.reason);
+    assert!(
+        d.reason.contains("runs in /tmp, outside the project"),
+        "{}",
+        d.reason
+    );
 }
 
 #[test]
@@ -358,7 +403,10 @@ path = ["**"]
     let edit = |path: &str| edits.decide(&prompt("claude-code", "edit", Some(path)));
     assert_eq!(edit("src/main.rs").action, Action::Approve);
     assert_eq!(edit("~/.zshrc").action, Action::Reject);
-    assert_eq!(edit(&w.home.join(".ssh/config").to_string_lossy()).action, Action::Reject);
+    assert_eq!(
+        edit(&w.home.join(".ssh/config").to_string_lossy()).action,
+        Action::Reject
+    );
     assert_eq!(edit(".env").action, Action::Ask);
     assert_eq!(edit("config/.env.local").action, Action::Ask);
     assert_eq!(edit(".env.example").action, Action::Approve);
@@ -407,7 +455,10 @@ command = ["*"]
     }
     let d = all.decide(&prompt("aider", "shell", Some("cargo publish --dry-run")));
     assert_ne!(d.action, Action::Reject, "{}", d.reason);
-    for line in ["docker push me/app:1", "docker buildx build --push -t me/app ."] {
+    for line in [
+        "docker push me/app:1",
+        "docker buildx build --push -t me/app .",
+    ] {
         let d = all.decide(&prompt("aider", "shell", Some(line)));
         assert_eq!(d.action, Action::Ask, "{line}: {}", d.reason);
         assert!(d.reason.contains("docker-push"), "{line}: {}", d.reason);
@@ -441,10 +492,24 @@ command = ["git push *"]
     for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
         let config: String = order.iter().map(|&i| rules[i]).collect();
         let p = w.policy(&config);
-        assert_eq!(verdict(&p, "git status"), (Action::Approve, p.rules[order.iter().position(|&i| i == 0).unwrap()].label()));
+        assert_eq!(
+            verdict(&p, "git status"),
+            (
+                Action::Approve,
+                p.rules[order.iter().position(|&i| i == 0).unwrap()].label()
+            )
+        );
         let d = shell(&p, "git reset --hard HEAD~1");
         assert_eq!(d.action, Action::Reject);
-        assert_eq!(p.rules[match &d.by[0].by { By::Rule(i) => *i, By::Builtin(_) => panic!() }].name.as_deref(), Some("no-reset"));
+        assert_eq!(
+            p.rules[match &d.by[0].by {
+                By::Rule(i) => *i,
+                By::Builtin(_) => panic!(),
+            }]
+            .name
+            .as_deref(),
+            Some("no-reset")
+        );
         // The reject message is typed with the answer that takes feedback.
         assert_eq!(d.choice.as_deref(), Some("nf"));
         assert_eq!(d.feedback.as_deref(), Some("Do not discard work."));
@@ -477,7 +542,10 @@ message = "e2e needs the VPN"
     let found = project::find(&w.project.join("src"));
     assert_eq!(found.root, w.project);
     store
-        .trust(found.file.as_ref().unwrap(), &std::fs::read(found.file.as_ref().unwrap()).unwrap())
+        .trust(
+            found.file.as_ref().unwrap(),
+            &std::fs::read(found.file.as_ref().unwrap()).unwrap(),
+        )
         .unwrap();
     let config = config_rules(
         r#"
@@ -500,7 +568,11 @@ command = ["make *"]
     let d = shell(&p, "npm run e2e");
     assert_eq!(d.action, Action::Reject);
     assert_eq!(d.feedback.as_deref(), Some("e2e needs the VPN"));
-    assert!(p.label(&d.by[0].by).contains(".openfeedback.toml"), "{}", p.label(&d.by[0].by));
+    assert!(
+        p.label(&d.by[0].by).contains(".openfeedback.toml"),
+        "{}",
+        p.label(&d.by[0].by)
+    );
     // Both approve `npm test`: both are named.
     let d = shell(&p, "npm test");
     assert_eq!(d.action, Action::Approve);
@@ -531,7 +603,13 @@ fn an_untrusted_or_changed_project_file_is_ignored() {
     .unwrap();
     assert_eq!(asked, 1);
     assert!(loaded.rules.is_empty());
-    assert_eq!(loaded.status, ProjectStatus::Untrusted { path: file.clone(), changed: false });
+    assert_eq!(
+        loaded.status,
+        ProjectStatus::Untrusted {
+            path: file.clone(),
+            changed: false
+        }
+    );
     let p = Policy::new(ConfigRules::default(), loaded, w.ctx());
     assert_eq!(verdict(&p, "ls").0, Action::Ask);
 
@@ -544,7 +622,10 @@ fn an_untrusted_or_changed_project_file_is_ignored() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(store.path().unwrap()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(store.path().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -561,11 +642,20 @@ fn an_untrusted_or_changed_project_file_is_ignored() {
     })
     .unwrap();
     assert!(loaded.rules.is_empty());
-    assert_eq!(loaded.status, ProjectStatus::Untrusted { path: file.clone(), changed: true });
+    assert_eq!(
+        loaded.status,
+        ProjectStatus::Untrusted {
+            path: file.clone(),
+            changed: true
+        }
+    );
 
     // A broken untrusted file is never offered for trust.
     std::fs::write(&file, "[[rule]]\nactoin = \"approve\"\n").unwrap();
-    let loaded = project::load(&found, &store, &mut |_| panic!("broken files are not offered")).unwrap();
+    let loaded = project::load(&found, &store, &mut |_| {
+        panic!("broken files are not offered")
+    })
+    .unwrap();
     assert!(loaded.rules.is_empty());
 
     // Revoked: new again.
@@ -586,8 +676,13 @@ fn project_files_cannot_turn_guards_off() {
         root: w.project.clone(),
         file: Some(file),
     };
-    let error = project::load(&found, &store, &mut |_| false).unwrap_err().to_string();
-    assert!(error.contains(".openfeedback.toml:1") && error.contains("only your own config"), "{error}");
+    let error = project::load(&found, &store, &mut |_| false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(".openfeedback.toml:1") && error.contains("only your own config"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -597,9 +692,15 @@ fn the_project_file_is_the_nearest_one_up_to_the_repository_root() {
     std::fs::create_dir_all(&deep).unwrap();
     std::fs::write(w.project.join(project::FILE_NAME), "").unwrap();
     std::fs::write(w.home.join(project::FILE_NAME), "").unwrap();
-    assert_eq!(project::find(&deep).file, Some(w.project.join(project::FILE_NAME)));
+    assert_eq!(
+        project::find(&deep).file,
+        Some(w.project.join(project::FILE_NAME))
+    );
     std::fs::write(w.project.join("a").join(project::FILE_NAME), "").unwrap();
-    assert_eq!(project::find(&deep).file, Some(w.project.join("a").join(project::FILE_NAME)));
+    assert_eq!(
+        project::find(&deep).file,
+        Some(w.project.join("a").join(project::FILE_NAME))
+    );
     // Outside a repository only the working directory counts: never a file above it.
     let loose = w.home.join("loose/dir");
     std::fs::create_dir_all(&loose).unwrap();
@@ -619,11 +720,23 @@ fn disabling_a_guard_is_explicit_and_visible() {
     assert!(!p.builtins().any(|b| b.id == "git-push-force"));
     assert_eq!(p.builtins().count(), builtin::BUILTINS.len() - 1);
     rejected_by(&p, "rm -rf /", "rm-recursive-outside");
-    let text = explain::report(&p, &prompt("aider", "shell", Some("git push -f")), &shell(&p, "git push -f"));
-    assert!(text.contains("built-in guards off: git-push-force (config.toml:2)"), "{text}");
+    let text = explain::report(
+        &p,
+        &prompt("aider", "shell", Some("git push -f")),
+        &shell(&p, "git push -f"),
+    );
+    assert!(
+        text.contains("built-in guards off: git-push-force (config.toml:2)"),
+        "{text}"
+    );
 
     let e = config_error("[rules]\ndisable_builtin = [\"*\"]\n");
-    assert!(e.contains("config.toml:2") && e.contains("rules.disable_builtin") && e.contains("one by one"), "{e}");
+    assert!(
+        e.contains("config.toml:2")
+            && e.contains("rules.disable_builtin")
+            && e.contains("one by one"),
+        "{e}"
+    );
     let e = config_error("[rules]\ndisable_builtin = [\"rm-rf\"]\n");
     assert!(e.contains("\"rm-rf\" is not a built-in guard"), "{e}");
 }
@@ -647,7 +760,10 @@ message = "not there"
     let edit = |path: &str| p.decide(&prompt("aider", "edit", Some(path)));
     assert_eq!(edit("src/a/b.rs").action, Action::Approve);
     assert_eq!(edit("./README.md").action, Action::Approve);
-    assert_eq!(edit(&w.project.join("src/x.rs").to_string_lossy()).action, Action::Approve);
+    assert_eq!(
+        edit(&w.project.join("src/x.rs").to_string_lossy()).action,
+        Action::Approve
+    );
     assert_eq!(edit("docs/a.md").action, Action::Ask);
     let d = edit("src/../../elsewhere/x.rs");
     assert_eq!(d.action, Action::Ask);
@@ -658,7 +774,12 @@ message = "not there"
     assert_eq!(edit("src/a.rs\nCargo.toml").action, Action::Ask);
 
     let e = config_error("[[rule]]\naction = \"approve\"\npath = [\"/tmp/**\"]\n");
-    assert!(e.contains("config.toml:3") && e.contains("rule[1].path") && e.contains("inside the project"), "{e}");
+    assert!(
+        e.contains("config.toml:3")
+            && e.contains("rule[1].path")
+            && e.contains("inside the project"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -700,13 +821,22 @@ command = ["make clean"]
 "#,
     );
     let d = shell(&p, "ls -la");
-    assert_eq!((d.action, d.choice.as_deref()), (Action::Approve, Some("a")));
+    assert_eq!(
+        (d.action, d.choice.as_deref()),
+        (Action::Approve, Some("a"))
+    );
     // A named reject choice wins over the feedback answer: the message is not typed.
     let d = shell(&p, "make deploy prod");
-    assert_eq!((d.action, d.choice.as_deref(), d.feedback.as_deref()), (Action::Reject, Some("d"), None));
+    assert_eq!(
+        (d.action, d.choice.as_deref(), d.feedback.as_deref()),
+        (Action::Reject, Some("d"), None)
+    );
     // No message: a plain reject.
     let d = shell(&p, "make clean");
-    assert_eq!((d.choice.as_deref(), d.feedback.as_deref()), (Some("n"), None));
+    assert_eq!(
+        (d.choice.as_deref(), d.feedback.as_deref()),
+        (Some("n"), None)
+    );
     // The prompt does not offer the named choice: the default answer for the action.
     let mut without_a = prompt("aider", "shell", Some("ls"));
     without_a.choices.retain(|c| c.id != "a");
@@ -716,13 +846,20 @@ command = ["make clean"]
     only_no.choices.retain(|c| c.verdict == Verdict::Reject);
     let d = p.decide(&only_no);
     assert_eq!(d.action, Action::Ask);
-    assert!(d.reason.contains("offers no approve answer"), "{}", d.reason);
+    assert!(
+        d.reason.contains("offers no approve answer"),
+        "{}",
+        d.reason
+    );
     // A reject with a message, on a prompt without a feedback answer: plain reject.
     let q = w.policy("[[rule]]\naction = \"reject\"\ncommand = [\"x\"]\nmessage = \"no\"\n");
     let mut plain = prompt("aider", "shell", Some("x"));
     plain.choices.retain(|c| !c.asks_reason);
     let d = q.decide(&plain);
-    assert_eq!((d.choice.as_deref(), d.feedback.as_deref()), (Some("n"), None));
+    assert_eq!(
+        (d.choice.as_deref(), d.feedback.as_deref()),
+        (Some("n"), None)
+    );
 }
 
 #[test]
@@ -758,7 +895,11 @@ kind = "trust"
     assert_eq!(p.decide(&exec).action, Action::Approve);
     exec.pattern = "codex/other".into();
     assert_eq!(p.decide(&exec).action, Action::Ask);
-    assert_eq!(p.decide(&prompt("claude-code", "trust", Some("~/x"))).action, Action::Approve);
+    assert_eq!(
+        p.decide(&prompt("claude-code", "trust", Some("~/x")))
+            .action,
+        Action::Approve
+    );
 }
 
 #[test]
@@ -778,7 +919,11 @@ fn what_cannot_be_read_is_asked_even_under_a_broad_rule() {
     asked(&p, "sudo make install");
     asked(&p, "cd /tmp && make");
     rejected_by(&p, "git push -f", "git-push-force");
-    assert_eq!(p.decide(&prompt("aider", "edit", Some("/etc/hosts"))).action, Action::Ask);
+    assert_eq!(
+        p.decide(&prompt("aider", "edit", Some("/etc/hosts")))
+            .action,
+        Action::Ask
+    );
     // `cd` alone runs nothing worth approving.
     let d = asked(&w.policy(TESTS), "cd src");
     assert!(d.reason.contains("runs nothing"), "{}", d.reason);
@@ -814,39 +959,114 @@ fn automatic_answers_make_audit_records_and_titles() {
     assert_eq!(json["source"], "builtin");
     assert_eq!(json["id"], "git-push-force");
     assert_eq!(json["choice"], "nf");
-    assert!(json["message"].as_str().unwrap().starts_with("Force pushes are not allowed"));
-    assert!(json["reason"].as_str().unwrap().contains("`--force` is a force push"));
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Force pushes are not allowed")
+    );
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`--force` is a force push")
+    );
     assert_eq!(
         d.title(&p, &pr).as_deref(),
         Some("✗ auto-rejected by built-in git-push-force: git push --force")
     );
-    assert!(d.dry_run_note(&p).starts_with("[rules] would reject automatically (built-in git-push-force)"));
+    assert!(
+        d.dry_run_note(&p)
+            .starts_with("[rules] would reject automatically (built-in git-push-force)")
+    );
 
     let d = shell(&p, "ls");
     assert!(d.fired(&p).is_none());
-    assert!(d.dry_run_note(&p).starts_with("[rules] would ask you: no rule approves `ls`"));
+    assert!(
+        d.dry_run_note(&p)
+            .starts_with("[rules] would ask you: no rule approves `ls`")
+    );
 }
 
 #[test]
 fn rule_errors_name_the_file_the_line_and_the_key() {
     let cases: &[(&str, &str, &str)] = &[
-        ("[[rule]]\naction = \"approve\"\ncomand = [\"ls\"]\n", "config.toml:3", "unknown field `comand`"),
-        ("[[rule]]\naction = \"allow\"\ncommand = [\"ls\"]\n", "config.toml:2: `rule[1].action`", "\"allow\" is not an action"),
-        ("[[rule]]\ncommand = [\"ls\"]\n", "config.toml:1: `rule[1].action`", "is missing"),
-        ("[[rule]]\naction = \"approve\"\ncommand = [\"ls\"]\n\n[[rule]]\naction = \"approve\"\ncommand = [\"npm test; rm -rf ~\"]\n", "config.toml:7: `rule[2].command`", "one simple command"),
-        ("[[rule]]\naction = \"approve\"\ncommand = [\"ls\"]\nmessage = \"x\"\n", "config.toml:4: `rule[1].message`", "only a reject rule"),
-        ("[[rule]]\naction = \"approve\"\nkind = \"edit\"\ncommand = [\"ls\"]\n", "config.toml:3: `rule[1].kind`", "no command subject"),
-        ("[[rule]]\naction = \"approve\"\n", "config.toml:1: `rule[1].action`", "must say what it approves"),
-        ("[[rule]]\naction = \"approve\"\ncommand = \"ls\"\npath = \"src/**\"\n", "config.toml:4: `rule[1].path`", "one kind of subject"),
-        ("[[rule]]\naction = \"approve\"\nquestion = \"(\"\n", "config.toml:3: `rule[1].question`", "not a valid regex"),
-        ("[[rule]]\naction = \"ask\"\nagent = \"x\"\nchoice = \"y\"\n", "config.toml:4: `rule[1].choice`", "ask rule types nothing"),
-        ("[[rule]]\naction = \"reject\"\ncommand = [\"x\"]\nchoice = \"Yes!\"\n", "config.toml:4: `rule[1].choice`", "not a choice id"),
-        ("[[rule]]\naction = \"approve\"\ncommand = []\n", "config.toml:3: `rule[1].command`", "is empty"),
-        ("[[rule]]\naction = \"approve\"\nhost = [\"https://x.org\"]\n", "config.toml:3: `rule[1].host`", "host name"),
-        ("[[rule]]\naction = \"approve\"\ncommand = 3\n", "config.toml:3", "a string or an array of strings"),
+        (
+            "[[rule]]\naction = \"approve\"\ncomand = [\"ls\"]\n",
+            "config.toml:3",
+            "unknown field `comand`",
+        ),
+        (
+            "[[rule]]\naction = \"allow\"\ncommand = [\"ls\"]\n",
+            "config.toml:2: `rule[1].action`",
+            "\"allow\" is not an action",
+        ),
+        (
+            "[[rule]]\ncommand = [\"ls\"]\n",
+            "config.toml:1: `rule[1].action`",
+            "is missing",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\ncommand = [\"ls\"]\n\n[[rule]]\naction = \"approve\"\ncommand = [\"npm test; rm -rf ~\"]\n",
+            "config.toml:7: `rule[2].command`",
+            "one simple command",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\ncommand = [\"ls\"]\nmessage = \"x\"\n",
+            "config.toml:4: `rule[1].message`",
+            "only a reject rule",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\nkind = \"edit\"\ncommand = [\"ls\"]\n",
+            "config.toml:3: `rule[1].kind`",
+            "no command subject",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\n",
+            "config.toml:1: `rule[1].action`",
+            "must say what it approves",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\ncommand = \"ls\"\npath = \"src/**\"\n",
+            "config.toml:4: `rule[1].path`",
+            "one kind of subject",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\nquestion = \"(\"\n",
+            "config.toml:3: `rule[1].question`",
+            "not a valid regex",
+        ),
+        (
+            "[[rule]]\naction = \"ask\"\nagent = \"x\"\nchoice = \"y\"\n",
+            "config.toml:4: `rule[1].choice`",
+            "ask rule types nothing",
+        ),
+        (
+            "[[rule]]\naction = \"reject\"\ncommand = [\"x\"]\nchoice = \"Yes!\"\n",
+            "config.toml:4: `rule[1].choice`",
+            "not a choice id",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\ncommand = []\n",
+            "config.toml:3: `rule[1].command`",
+            "is empty",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\nhost = [\"https://x.org\"]\n",
+            "config.toml:3: `rule[1].host`",
+            "host name",
+        ),
+        (
+            "[[rule]]\naction = \"approve\"\ncommand = 3\n",
+            "config.toml:3",
+            "a string or an array of strings",
+        ),
     ];
     for (config, place, message) in cases {
         let e = config_error(config);
-        assert!(e.contains(place) && e.contains(message), "{config}\n=> {e}\nwanted {place} … {message}");
+        assert!(
+            e.contains(place) && e.contains(message),
+            "{config}\n=> {e}\nwanted {place} … {message}"
+        );
     }
 }

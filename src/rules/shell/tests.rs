@@ -47,7 +47,10 @@ fn quoting_and_escapes() {
         commands(r#"echo 'a b' "c $HOME d" e\ f "g\"h" 'i'"'"'j'"#),
         vec![v(&["echo", "a b", "c $HOME d", "e f", "g\"h", "i'j"])]
     );
-    assert_eq!(commands("echo $'a\\tb\\x41\\'c'"), vec![v(&["echo", "a\tbA'c"])]);
+    assert_eq!(
+        commands("echo $'a\\tb\\x41\\'c'"),
+        vec![v(&["echo", "a\tbA'c"])]
+    );
     assert_eq!(commands("r\\m -rf /"), vec![v(&["rm", "-rf", "/"])]);
     assert_eq!(commands("'rm' -rf /"), vec![v(&["rm", "-rf", "/"])]);
     // A line continuation joins words.
@@ -55,24 +58,41 @@ fn quoting_and_escapes() {
     // Operators inside quotes are text.
     assert_eq!(commands("echo 'a;b|c&&d'"), vec![v(&["echo", "a;b|c&&d"])]);
     // Comments.
-    assert_eq!(commands("ls # rm -rf /\npwd"), vec![v(&["ls"]), v(&["pwd"])]);
+    assert_eq!(
+        commands("ls # rm -rf /\npwd"),
+        vec![v(&["ls"]), v(&["pwd"])]
+    );
     assert_eq!(commands("echo a#b"), vec![v(&["echo", "a#b"])]);
 }
 
 #[test]
 fn dynamic_words_are_flagged() {
-    let parsed = parse(r#"echo plain "$HOME" ${X:-y} $(date) `id` {a,b} {1..3} 'lit$X' {x}"#).unwrap();
-    let flags: Vec<bool> = parsed.commands.last().unwrap().words.iter().map(|w| w.dynamic).collect();
+    let parsed =
+        parse(r#"echo plain "$HOME" ${X:-y} $(date) `id` {a,b} {1..3} 'lit$X' {x}"#).unwrap();
+    let flags: Vec<bool> = parsed
+        .commands
+        .last()
+        .unwrap()
+        .words
+        .iter()
+        .map(|w| w.dynamic)
+        .collect();
     assert_eq!(
         flags,
-        vec![false, false, true, true, true, true, true, true, false, false]
+        vec![
+            false, false, true, true, true, true, true, true, false, false
+        ]
     );
 }
 
 #[test]
 fn glob_source_keeps_quoted_stars_literal() {
     let parsed = parse(r#"rm -rf * '*' "a*" b\*"#).unwrap();
-    let globs: Vec<&str> = parsed.commands[0].words.iter().map(|w| w.glob.as_str()).collect();
+    let globs: Vec<&str> = parsed.commands[0]
+        .words
+        .iter()
+        .map(|w| w.glob.as_str())
+        .collect();
     assert_eq!(globs, vec!["rm", "-rf", "*", "\\*", "a\\*", "b\\*"]);
 }
 
@@ -94,7 +114,11 @@ fn substitutions_are_commands_too() {
     // Escaped backticks inside backticks.
     assert_eq!(
         commands("echo `echo \\`id\\``"),
-        vec![v(&["id"]), v(&["echo", "`id`"]), v(&["echo", "`echo \\`id\\``"])]
+        vec![
+            v(&["id"]),
+            v(&["echo", "`id`"]),
+            v(&["echo", "`echo \\`id\\``"])
+        ]
     );
 }
 
@@ -102,14 +126,25 @@ fn substitutions_are_commands_too() {
 fn subshells_groups_and_control_flow_keep_their_commands() {
     assert_eq!(
         commands("(cd x && make) > log; { a; b; } 2>&1"),
-        vec![v(&["cd", "x"]), v(&["make"]), v(&[]), v(&["a"]), v(&["b"]), v(&[])]
+        vec![
+            v(&["cd", "x"]),
+            v(&["make"]),
+            v(&[]),
+            v(&["a"]),
+            v(&["b"]),
+            v(&[])
+        ]
     );
     let parsed = parse("(cd /; rm -rf x); ls").unwrap();
     assert_ne!(parsed.commands[0].scope, parsed.commands[2].scope);
     assert_eq!(parsed.commands[0].scope, parsed.commands[1].scope);
     assert_eq!(
         commands("if grep -q x f; then npm test; else rm -rf /; fi"),
-        vec![v(&["grep", "-q", "x", "f"]), v(&["npm", "test"]), v(&["rm", "-rf", "/"])]
+        vec![
+            v(&["grep", "-q", "x", "f"]),
+            v(&["npm", "test"]),
+            v(&["rm", "-rf", "/"])
+        ]
     );
     let parsed = parse("for f in $(ls); do rm \"$f\"; done").unwrap();
     assert_eq!(parsed.commands.len(), 3);
@@ -142,7 +177,10 @@ fn assignments_and_redirections() {
             (None, RedirectOp::AppendBoth, "all"),
         ]
     );
-    assert_eq!(c.redirects[0].written().map(|w| w.text.as_str()), Some("out.txt"));
+    assert_eq!(
+        c.redirects[0].written().map(|w| w.text.as_str()),
+        Some("out.txt")
+    );
     assert!(c.redirects[1].written().is_none());
     // A quoted name is not an assignment; `echo a=b` is an argument.
     assert!(!parse("\"FOO\"=1 x").unwrap().commands[0].words[0].assignment);
@@ -191,6 +229,11 @@ fn what_is_refused() {
 #[test]
 fn empty_and_blank_lines() {
     assert!(parse("").unwrap().commands.is_empty());
-    assert!(parse("  \n\t# only a comment\n").unwrap().commands.is_empty());
+    assert!(
+        parse("  \n\t# only a comment\n")
+            .unwrap()
+            .commands
+            .is_empty()
+    );
     assert!(refused(";;x").contains("case"));
 }
