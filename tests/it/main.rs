@@ -7,5 +7,6 @@ mod discord;
 mod discord_fake;
 mod failover;
 mod patterns;
+mod rules;
 mod telegram;
 mod web;
