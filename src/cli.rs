@@ -1,6 +1,7 @@
 //! Command-line arguments, as parsed by clap. Validation into typed values happens in the
 //! commands.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -27,6 +28,9 @@ pub enum Command {
     Send(SendArgs),
     /// Write a commented config template (mode 0600).
     Init(InitArgs),
+    /// Run an agent under a pseudo-terminal and answer its approval prompts remotely;
+    /// exit with the agent's exit code.
+    Wrap(WrapArgs),
     /// List, show and test the prompt patterns `wrap` recognises.
     Patterns(PatternsArgs),
     /// Answer rules: test which rule decides a command, list them, trust a project's file.
@@ -64,6 +68,68 @@ pub struct InitArgs {
     /// Replace an existing config file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WrapArgs {
+    /// Name the session in messages (default: the agent's name and the directory).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Seconds each prompt may wait for a remote answer (default: `default_timeout`).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+    /// Use this provider alone, with no failover: telegram, discord or web.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// What a remote timeout does: `keep` leaves the prompt for the keyboard, `reject` types
+    /// the reject answer, `approve` types the approve answer (dangerous).
+    #[arg(long, value_name = "WHAT", default_value = "keep")]
+    pub on_timeout: OnTimeout,
+    /// Wait this long before paging anyone; a prompt answered at the keyboard within it is
+    /// never sent.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub grace: u64,
+    /// How long the output must stay quiet before the screen is checked for a prompt.
+    #[arg(long, value_name = "MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(20..=5000))]
+    pub settle: u64,
+    /// Rows of screen above the prompt's question sent along as context [default: the
+    /// pattern's `context_rows`].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=500))]
+    pub context_rows: Option<u16>,
+    /// Also load this pattern file or directory (repeatable; later files replace patterns
+    /// with the same id).
+    #[arg(long = "patterns", value_name = "PATH")]
+    pub patterns: Vec<PathBuf>,
+    /// Use this agent's patterns (default: picked from the command).
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// Terminal size for the agent in headless mode (stdin not a terminal), e.g. 160x50
+    /// [default: the size of stdout's terminal, else 120x40].
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_size)]
+    pub size: Option<(u16, u16)>,
+    /// Write diagnostics here (default: `wrap.log` in the data directory).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// The agent command and its arguments (after `--`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// What happens when nobody answers a prompt remotely in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnTimeout {
+    /// Leave the prompt on screen for the keyboard.
+    Keep,
+    /// Type the prompt's reject answer.
+    Reject,
+    /// Type the prompt's approve answer (dangerous: a silent phone approves).
+    Approve,
 }
 
 #[derive(Debug, Args)]

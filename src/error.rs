@@ -14,10 +14,13 @@ pub mod code {
     pub const USAGE: u8 = 64;
     /// Bad input data: a body file or hook payload that cannot be used.
     pub const DATA: u8 = 65;
-    /// A provider could not be reached or refused us (network, auth, API errors).
+    /// A provider could not be reached or refused us (network, auth, API errors); `wrap`:
+    /// the agent program could not be started (sysexits: "a support program does not exist").
     pub const UNAVAILABLE: u8 = 69;
     /// A bug in openfeedback.
     pub const INTERNAL: u8 = 70;
+    /// The operating system refused something (`wrap`: no pseudo-terminal, no thread).
+    pub const OS_ERROR: u8 = 71;
     /// Writing a file failed (config template, audit log).
     pub const CANT_CREATE: u8 = 73;
     /// The configuration is missing or invalid.
@@ -59,6 +62,12 @@ pub enum Error {
     Exists(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// `wrap` could not start the agent (not found, not executable).
+    #[error("{0}")]
+    Agent(String),
+    /// `wrap` could not set up the terminal (pseudo-terminal, threads, signals).
+    #[error("{0}")]
+    Os(String),
 }
 
 impl Error {
@@ -69,9 +78,10 @@ impl Error {
             Error::Usage(_) => code::USAGE,
             Error::Config(_) | Error::Patterns(_) => code::CONFIG,
             Error::BodyFile { .. } | Error::Data(_) => code::DATA,
-            Error::Provider(_) => code::UNAVAILABLE,
+            Error::Provider(_) | Error::Agent(_) => code::UNAVAILABLE,
             Error::Write { .. } | Error::Exists(_) => code::CANT_CREATE,
             Error::Internal(_) => code::INTERNAL,
+            Error::Os(_) => code::OS_ERROR,
         }
     }
 }

@@ -17,12 +17,13 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Ok(crate::error::code::APPROVED)
         }
         Command::Send(args) => runtime()?.block_on(crate::send::send(args, &source)),
+        Command::Wrap(args) => crate::wrap::run(args, &source),
         Command::Patterns(args) => crate::patterns::command::run(&args),
         Command::Rules(args) => crate::rules::command::run(&args, &source),
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

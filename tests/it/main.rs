@@ -10,3 +10,4 @@ mod patterns;
 mod rules;
 mod telegram;
 mod web;
+mod wrap;

@@ -1,0 +1,751 @@
+//! The bridge: from settled screens to remote requests, and from remote answers to keys.
+//!
+//! Theory of operation:
+//! - The screen thread reports a [`Settled`] screen after each quiet window (or every second of
+//!   continuous output). The bridge asks the detector what prompt it shows and tracks the edge
+//!   ([`Edge`]): a prompt that appears (or replaces another) fires once; one that disappears is
+//!   noticed only on a quiet screen, so a redraw in progress is not mistaken for an answer.
+//! - Firing builds a request (redacted context, the prompt's choices) and starts a task that
+//!   waits out the grace period, then asks through the gate. At most one request is live. When
+//!   its prompt goes away first (answered at the keyboard, or replaced by another prompt), the
+//!   request is withdrawn with "answered at the terminal" and retires in the background, where
+//!   its audit record is written once the provider has cleaned up.
+//! - A remote answer is typed only if the same prompt (fingerprint) is still on a fresh quiet
+//!   screen. The detector's plan is driven step by step: writes go through the single PTY
+//!   writer (serialised with the keyboard), pauses are slept, `Settle` waits for the next
+//!   quiet screen.
+//! - A timeout leaves the prompt for the keyboard unless `--on-timeout` says otherwise.
+//! - The terminal title shows that an approval is pending while the request is posted.
+//! - The session ends when the agent exits or a stop signal arrives; any live request is
+//!   withdrawn and every retiring one is awaited (bounded), so no live button is left behind.
+
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::ask::{self, Asked, Heard, Shape};
+use super::output::Output;
+use super::prompt::{Detect, Prompt, ScreenView, Step};
+use super::record::{self, Place, Result as Outcome, WrapRecord};
+use super::screen::{self, Settled};
+use super::typed::Keys;
+use super::writer::Job;
+use crate::answer::{Answer, Decision};
+use crate::cli::OnTimeout;
+use crate::gate::Gate;
+use crate::provider::{Closing, ProviderName};
+use crate::request::{Request, Verdict};
+use crate::signal::Stop;
+
+/// The most steps one answer plan may take.
+const MAX_STEPS: usize = 64;
+/// How long a write or a snapshot may take before the plan gives up.
+const STEP_PATIENCE: Duration = Duration::from_secs(5);
+/// How long the end of the session waits for withdrawn requests to be cleaned up.
+const RETIRE_PATIENCE: Duration = Duration::from_secs(20);
+
+/// Tracks which prompt is on screen and reports its edges.
+#[derive(Debug, Default)]
+pub struct Edge {
+    shown: Option<u64>,
+}
+
+/// What changed on screen.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Change {
+    Nothing,
+    /// A prompt appeared where there was none.
+    Appeared(Prompt),
+    /// Another prompt took the place of the one shown.
+    Replaced(Prompt),
+    /// The prompt shown went away.
+    Gone,
+}
+
+impl Edge {
+    /// `detected` on a screen that is `quiet` (not mid-redraw) or not.
+    pub fn observe(&mut self, detected: Option<Prompt>, quiet: bool) -> Change {
+        match (self.shown, detected) {
+            (None, Some(p)) => {
+                self.shown = Some(p.fingerprint);
+                Change::Appeared(p)
+            }
+            (Some(shown), Some(p)) if shown == p.fingerprint => Change::Nothing,
+            (Some(_), Some(p)) => {
+                self.shown = Some(p.fingerprint);
+                Change::Replaced(p)
+            }
+            (Some(_), None) if quiet => {
+                self.shown = None;
+                Change::Gone
+            }
+            (_, None) => Change::Nothing,
+        }
+    }
+}
+
+/// Settings of the bridge, from the command line and the config.
+pub struct Config {
+    pub shape: Shape,
+    pub grace: Duration,
+    pub on_timeout: OnTimeout,
+    pub audit_file: Option<std::path::PathBuf>,
+    /// "at the terminal", in the configured locale.
+    pub at_the_terminal: String,
+    /// The agent's program name, for the audit log.
+    pub command: String,
+    /// Our stdout is a terminal: the title may be set.
+    pub title: bool,
+    /// The test hook: panic on the first settled screen (see the module docs of `wrap`).
+    pub test_panic: bool,
+}
+
+/// How the session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The agent exited with this code.
+    Exited(u8),
+    /// We were told to stop.
+    Stopped(Stop),
+}
+
+/// Why a live request is withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Withdrawal {
+    /// Its prompt went away: answered at the keyboard.
+    Local,
+    /// The session is ending.
+    SessionEnd,
+}
+
+/// The live request.
+struct Pending {
+    prompt: Prompt,
+    request: Arc<Request>,
+    detected_at: Instant,
+    posted: Option<(Instant, ProviderName)>,
+    cancel: Option<oneshot::Sender<Closing>>,
+    task: JoinHandle<Asked>,
+    draft: WrapRecord,
+}
+
+/// The channels the bridge listens to.
+pub struct Inputs<'a, S> {
+    pub settled: mpsc::UnboundedReceiver<Settled>,
+    pub heard: mpsc::UnboundedReceiver<Heard>,
+    /// The agent's exit code (kept by the caller: a stopped session still waits for it).
+    pub exited: &'a mut oneshot::Receiver<u8>,
+    pub stop: S,
+    /// SIGWINCH, in interactive mode.
+    pub resized: Option<tokio::signal::unix::Signal>,
+}
+
+pub struct Bridge {
+    detector: Box<dyn Detect>,
+    gate: Arc<Gate>,
+    config: Config,
+    agent: super::pty::Agent,
+    screen: Sender<screen::Input>,
+    writer: Sender<Job>,
+    output: Arc<Output>,
+    edge: Edge,
+    pending: Option<Pending>,
+    retiring: JoinSet<()>,
+    title_shown: bool,
+    agent_title: Option<String>,
+}
+
+enum Event {
+    Screen(Settled),
+    Asked(Asked),
+    Heard(Heard),
+    Exited(u8),
+    Stop(Stop),
+    Resized,
+}
+
+impl Bridge {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        detector: Box<dyn Detect>,
+        gate: Arc<Gate>,
+        config: Config,
+        agent: super::pty::Agent,
+        screen: Sender<screen::Input>,
+        writer: Sender<Job>,
+        output: Arc<Output>,
+    ) -> Bridge {
+        Bridge {
+            detector,
+            gate,
+            config,
+            agent,
+            screen,
+            writer,
+            output,
+            edge: Edge::default(),
+            pending: None,
+            retiring: JoinSet::new(),
+            title_shown: false,
+            agent_title: None,
+        }
+    }
+
+    /// Run until the agent exits or a stop signal arrives.
+    pub async fn run<S: Future<Output = Stop>>(&mut self, inputs: Inputs<'_, S>) -> End {
+        let Inputs {
+            mut settled,
+            mut heard,
+            exited,
+            stop,
+            mut resized,
+        } = inputs;
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            // Every branch is cancel-safe: channel receives, a oneshot, a signal stream, and
+            // a JoinHandle (polled through a `&mut`, so a lost race does not lose the result).
+            let event = tokio::select! {
+                code = &mut *exited => Event::Exited(code.unwrap_or(crate::error::code::INTERNAL)),
+                signal = &mut stop => Event::Stop(signal),
+                Some(first) = settled.recv() => {
+                    let mut latest = first;
+                    while let Ok(next) = settled.try_recv() {
+                        latest = next;
+                    }
+                    Event::Screen(latest)
+                }
+                Some(h) = heard.recv() => Event::Heard(h),
+                asked = wait_pending(&mut self.pending) => Event::Asked(asked),
+                Some(()) = next_resize(&mut resized) => Event::Resized,
+            };
+            match event {
+                Event::Exited(code) => return End::Exited(code),
+                Event::Stop(signal) => return End::Stopped(signal),
+                Event::Screen(settled) => self.on_screen(settled),
+                Event::Heard(heard) => self.on_heard(heard),
+                Event::Asked(asked) => self.on_asked(asked).await,
+                Event::Resized => self.on_resize(),
+            }
+        }
+    }
+
+    /// Withdraw the live request and wait (bounded) until every withdrawn one is cleaned up.
+    pub async fn finish(&mut self) {
+        self.withdraw(Withdrawal::SessionEnd);
+        let retiring = &mut self.retiring;
+        let all = async { while retiring.join_next().await.is_some() {} };
+        if tokio::time::timeout(RETIRE_PATIENCE, all).await.is_err() {
+            crate::log::warn("gave up waiting for withdrawn requests to be cleaned up");
+        }
+    }
+
+    /// Whether our title is still shown (it must be restored at the end).
+    pub fn title_shown(&self) -> bool {
+        self.title_shown
+    }
+
+    fn on_resize(&mut self) {
+        if let Some(size) = super::terminal::size() {
+            self.agent.resize(size);
+            let _ = self.screen.send(screen::Input::Resize(size.0, size.1));
+        }
+    }
+
+    fn on_screen(&mut self, settled: Settled) {
+        assert!(
+            !self.config.test_panic,
+            "{}=after-start: the test hook panics here",
+            super::TEST_PANIC_ENV
+        );
+        if settled.title.is_some() {
+            self.agent_title = settled.title;
+        }
+        let detected = self.detector.detect(&settled.view);
+        match self.edge.observe(detected, settled.quiet) {
+            Change::Nothing => {}
+            Change::Appeared(prompt) => self.fire(prompt, &settled.view),
+            Change::Replaced(prompt) => {
+                self.withdraw(Withdrawal::Local);
+                self.fire(prompt, &settled.view);
+            }
+            Change::Gone => self.withdraw(Withdrawal::Local),
+        }
+    }
+
+    fn on_heard(&mut self, heard: Heard) {
+        let Heard::Posted {
+            request,
+            provider,
+            at,
+        } = heard;
+        let Some(pending) = self.pending.as_mut() else {
+            return;
+        };
+        if pending.request.id != request {
+            return;
+        }
+        crate::log::info(&format!(
+            "request {} posted to {provider}",
+            pending.request.id
+        ));
+        pending.posted.get_or_insert((at, provider));
+        if self.config.title && !self.title_shown {
+            let bytes = super::title::pending(&pending.prompt.question);
+            self.output.inject(&bytes);
+            self.title_shown = true;
+            super::terminal::note_title_pushed(true);
+        }
+    }
+
+    fn clear_title(&mut self) {
+        if self.title_shown {
+            self.output
+                .inject(&super::title::restore(self.agent_title.as_deref()));
+            self.title_shown = false;
+            super::terminal::note_title_pushed(false);
+        }
+    }
+
+    fn fire(&mut self, prompt: Prompt, screen: &ScreenView) {
+        let request = Arc::new(ask::request(&prompt, screen, &self.config.shape));
+        crate::log::info(&format!(
+            "prompt {} detected: {:?}; request {}{}",
+            prompt.pattern,
+            request.title,
+            request.id,
+            if self.config.grace.is_zero() {
+                String::new()
+            } else {
+                format!(" (paging in {} s)", self.config.grace.as_secs())
+            }
+        ));
+        let (cancel, cancelled) = oneshot::channel();
+        let task = tokio::spawn(ask::ask(
+            self.gate.clone(),
+            request.clone(),
+            self.config.grace,
+            cancelled,
+        ));
+        let draft = self.draft(&prompt, &request);
+        self.pending = Some(Pending {
+            prompt,
+            request,
+            detected_at: Instant::now(),
+            posted: None,
+            cancel: Some(cancel),
+            task,
+            draft,
+        });
+    }
+
+    fn draft(&self, prompt: &Prompt, request: &Request) -> WrapRecord {
+        let origin = &self.config.shape.origin;
+        WrapRecord {
+            kind: "wrap",
+            request_id: Some(request.id.to_string()),
+            pattern: prompt.pattern.clone(),
+            agent: prompt.agent.clone(),
+            prompt_kind: prompt.kind.clone(),
+            question: super::redact::redact(&prompt.question),
+            context_sha256: record::sha256(request.body.text()),
+            context_chars: request.body.text().chars().count(),
+            answered_at: Place::Nowhere,
+            result: Outcome::Withdrawn,
+            provider: None,
+            escalated_from: None,
+            user: None,
+            user_id: None,
+            choice: None,
+            verdict: None,
+            keys: None,
+            feedback_chars: None,
+            abort_reason: None,
+            paged: false,
+            detected: record::stamp(SystemTime::now()),
+            detected_to_posted_ms: None,
+            answered_to_typed_ms: None,
+            wait_ms: 0,
+            command: self.config.command.clone(),
+            label: origin.label.clone(),
+            host: origin.host.clone(),
+            directory: origin.directory.clone(),
+        }
+    }
+
+    /// Withdraw the live request (if any); it retires in the background.
+    fn withdraw(&mut self, why: Withdrawal) {
+        let Some(mut pending) = self.pending.take() else {
+            return;
+        };
+        self.clear_title();
+        let closing = match why {
+            Withdrawal::Local => Closing::AnsweredElsewhere {
+                place: self.config.at_the_terminal.clone(),
+            },
+            Withdrawal::SessionEnd => Closing::Cancelled,
+        };
+        crate::log::info(&format!(
+            "request {} withdrawn: {}",
+            pending.request.id,
+            match why {
+                Withdrawal::Local => "the prompt went away (answered at the terminal)",
+                Withdrawal::SessionEnd => "the session is ending",
+            }
+        ));
+        if let Some(cancel) = pending.cancel.take() {
+            let _ = cancel.send(closing);
+        }
+        let audit = self.config.audit_file.clone();
+        self.retiring.spawn(async move {
+            let asked = match (&mut pending.task).await {
+                Ok(asked) => asked,
+                Err(e) => Asked::Lost(e.to_string()),
+            };
+            let mut record = finish_draft(&mut pending, &asked);
+            record.result = match (&asked, why) {
+                (Asked::Answered(Ok(a)), _) if matches!(a.decision, Decision::Decided { .. }) => {
+                    crate::log::info("a remote answer came after the prompt went away: not typed");
+                    Outcome::Stale
+                }
+                (Asked::Answered(Ok(a)), _) if a.decision == Decision::TimedOut => Outcome::Left,
+                (Asked::Answered(Err(_)) | Asked::Lost(_), _) => Outcome::Failed,
+                (_, Withdrawal::Local) => Outcome::Local,
+                (_, Withdrawal::SessionEnd) => Outcome::Withdrawn,
+            };
+            record.answered_at = match (record.result, why) {
+                (Outcome::Stale, _) => Place::Remote,
+                (Outcome::Left, _) => Place::Timeout,
+                (Outcome::Local, _) => Place::Terminal,
+                _ => Place::Nowhere,
+            };
+            record::append(audit.as_deref(), &record);
+        });
+    }
+
+    async fn on_asked(&mut self, asked: Asked) {
+        let Some(mut pending) = self.pending.take() else {
+            return;
+        };
+        self.clear_title();
+        let mut record = finish_draft(&mut pending, &asked);
+        match asked {
+            Asked::Unasked => {
+                record.answered_at = Place::Terminal;
+                record.result = Outcome::Local;
+            }
+            Asked::Lost(why) => {
+                crate::log::warn(&format!("the request task failed: {why}"));
+                record.result = Outcome::Failed;
+            }
+            Asked::Answered(Err(error)) => {
+                crate::log::warn(&format!(
+                    "no provider could deliver the request ({error}); the prompt is left for \
+                     the keyboard"
+                ));
+                record.result = Outcome::Failed;
+            }
+            Asked::Answered(Ok(answer)) => match &answer.decision {
+                Decision::Decided { choice, .. } => {
+                    let choice = choice.clone();
+                    let verdict = answer.verdict().unwrap_or(Verdict::Reject);
+                    record.answered_at = Place::Remote;
+                    crate::log::info(&format!(
+                        "request {} answered on {}: {choice}",
+                        pending.request.id,
+                        answer.provider.map_or("?", ProviderName::as_str)
+                    ));
+                    self.type_answer(&pending, &mut record, &choice, verdict, &answer)
+                        .await;
+                }
+                Decision::TimedOut => {
+                    record.answered_at = Place::Timeout;
+                    let verdict = match self.config.on_timeout {
+                        OnTimeout::Keep => None,
+                        OnTimeout::Reject => Some(Verdict::Reject),
+                        OnTimeout::Approve => Some(Verdict::Approve),
+                    };
+                    if let Some(verdict) = verdict {
+                        crate::log::info(&format!(
+                            "request {} timed out: typing the {} answer (--on-timeout)",
+                            pending.request.id,
+                            if verdict == Verdict::Approve {
+                                "APPROVE"
+                            } else {
+                                "reject"
+                            }
+                        ));
+                        let choice = pending
+                            .prompt
+                            .choices
+                            .iter()
+                            .find(|c| c.verdict == verdict && !c.asks_reason)
+                            .or_else(|| {
+                                pending.prompt.choices.iter().find(|c| c.verdict == verdict)
+                            })
+                            .map(|c| c.id.clone())
+                            .unwrap_or_default();
+                        self.type_answer(&pending, &mut record, &choice, verdict, &answer)
+                            .await;
+                    } else {
+                        crate::log::info(&format!(
+                            "request {} timed out; the prompt is left for the keyboard",
+                            pending.request.id
+                        ));
+                        record.result = Outcome::Left;
+                    }
+                }
+                Decision::Cancelled => record.result = Outcome::Withdrawn,
+            },
+        }
+        record::append(self.config.audit_file.as_deref(), &record);
+    }
+
+    /// Type `choice` if the prompt is still on screen.
+    async fn type_answer(
+        &mut self,
+        pending: &Pending,
+        record: &mut WrapRecord,
+        choice: &str,
+        verdict: Verdict,
+        answer: &Answer,
+    ) {
+        let answered = Instant::now();
+        let prompt = &pending.prompt;
+        // The answer's choice may be a plain "y" (a reply with a note) the prompt does not
+        // offer under that id: take the prompt's first choice with the same verdict.
+        let Some(choice) = prompt
+            .choices
+            .iter()
+            .find(|c| c.id == choice)
+            .or_else(|| prompt.choices.iter().find(|c| c.verdict == verdict))
+            .map(|c| c.id.clone())
+        else {
+            crate::log::warn(&format!("the prompt offers no choice {choice:?}"));
+            record.result = Outcome::Aborted;
+            record.abort_reason = Some(format!("no choice {choice:?}"));
+            return;
+        };
+        record.choice = Some(choice.clone());
+        record.verdict = Some(match verdict {
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
+        });
+
+        let Some(view) = self.snapshot().await else {
+            record.result = Outcome::Stale;
+            return;
+        };
+        let still = self
+            .detector
+            .detect(&view)
+            .is_some_and(|p| p.fingerprint == prompt.fingerprint);
+        if !still {
+            crate::log::info("the prompt is no longer on screen: the answer is not typed");
+            record.result = Outcome::Stale;
+            return;
+        }
+
+        let feedback = answer.feedback.as_deref();
+        record.feedback_chars = feedback.map(|f| f.chars().count());
+        let mut plan = self.detector.plan(prompt, &choice, feedback);
+        let mut keys = Keys::default();
+        let mut view = view;
+        let mut outcome = Err("the plan took too many steps".to_owned());
+        for _ in 0..MAX_STEPS {
+            match plan.next(&view) {
+                Step::Write(bytes) => {
+                    keys.push(&bytes, feedback.is_some());
+                    if !self.write(bytes).await {
+                        outcome = Err("the agent's terminal does not take input".into());
+                        break;
+                    }
+                }
+                Step::Pause(wait) => tokio::time::sleep(wait.min(STEP_PATIENCE)).await,
+                Step::Settle => {
+                    let Some(next) = self.snapshot().await else {
+                        outcome = Err("the screen model stopped".into());
+                        break;
+                    };
+                    view = next;
+                }
+                Step::Done => {
+                    outcome = Ok(());
+                    break;
+                }
+                Step::Abort(why) => {
+                    outcome = Err(why);
+                    break;
+                }
+            }
+        }
+        record.keys = (!keys.is_empty()).then(|| keys.to_string());
+        record.answered_to_typed_ms = Some(answered.elapsed().as_millis());
+        match outcome {
+            Ok(()) => {
+                crate::log::info(&format!("typed {keys} into the agent"));
+                record.result = Outcome::Typed;
+            }
+            Err(why) => {
+                crate::log::warn(&format!("the answer was not completed: {why}"));
+                record.result = Outcome::Aborted;
+                record.abort_reason = Some(why);
+            }
+        }
+    }
+
+    /// Write through the PTY writer and wait until written.
+    async fn write(&self, bytes: Vec<u8>) -> bool {
+        let (done, written) = oneshot::channel();
+        if self
+            .writer
+            .send(Job {
+                bytes,
+                done: Some(done),
+            })
+            .is_err()
+        {
+            return false;
+        }
+        matches!(
+            tokio::time::timeout(STEP_PATIENCE, written).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// The screen after the next quiet window.
+    async fn snapshot(&self) -> Option<ScreenView> {
+        let (tx, rx) = oneshot::channel();
+        self.screen.send(screen::Input::Snapshot(tx)).ok()?;
+        tokio::time::timeout(STEP_PATIENCE, rx).await.ok()?.ok()
+    }
+}
+
+/// The record of `pending` with what `asked` says about who answered and when.
+fn finish_draft(pending: &mut Pending, asked: &Asked) -> WrapRecord {
+    let mut record = std::mem::replace(
+        &mut pending.draft,
+        WrapRecord {
+            kind: "wrap",
+            request_id: None,
+            pattern: String::new(),
+            agent: String::new(),
+            prompt_kind: None,
+            question: String::new(),
+            context_sha256: String::new(),
+            context_chars: 0,
+            answered_at: Place::Nowhere,
+            result: Outcome::Withdrawn,
+            provider: None,
+            escalated_from: None,
+            user: None,
+            user_id: None,
+            choice: None,
+            verdict: None,
+            keys: None,
+            feedback_chars: None,
+            abort_reason: None,
+            paged: false,
+            detected: String::new(),
+            detected_to_posted_ms: None,
+            answered_to_typed_ms: None,
+            wait_ms: 0,
+            command: String::new(),
+            label: None,
+            host: String::new(),
+            directory: String::new(),
+        },
+    );
+    record.wait_ms = pending.detected_at.elapsed().as_millis();
+    record.paged = !matches!(asked, Asked::Unasked);
+    if let Some((at, provider)) = pending.posted {
+        record.detected_to_posted_ms = Some(at.duration_since(pending.detected_at).as_millis());
+        record.provider = Some(provider.to_string());
+    }
+    if let Asked::Answered(Ok(answer)) = asked {
+        if let Some(provider) = answer.provider {
+            record.provider = Some(provider.to_string());
+        }
+        record.escalated_from = answer.escalated_from.map(|p| p.to_string());
+        if let Some(by) = &answer.by {
+            record.user = Some(by.name.clone());
+            record.user_id = Some(by.id.clone());
+        }
+        if let Decision::Decided { choice, .. } = &answer.decision {
+            record.choice = Some(choice.clone());
+        }
+    }
+    if let Asked::Unasked = asked {
+        record.request_id = None;
+    }
+    record
+}
+
+/// The live request's result; pending forever when there is none. Cancel-safe.
+async fn wait_pending(pending: &mut Option<Pending>) -> Asked {
+    match pending {
+        Some(p) => match (&mut p.task).await {
+            Ok(asked) => asked,
+            Err(e) => Asked::Lost(e.to_string()),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_resize(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wrap::prompt::PromptChoice;
+
+    fn prompt(fingerprint: u64) -> Prompt {
+        Prompt {
+            pattern: "t/p".into(),
+            agent: "t".into(),
+            kind: None,
+            question: "ok?".into(),
+            subject: None,
+            context: String::new(),
+            choices: vec![PromptChoice {
+                id: "y".into(),
+                label: "Yes".into(),
+                verdict: Verdict::Approve,
+                asks_reason: false,
+            }],
+            fingerprint,
+        }
+    }
+
+    #[test]
+    fn edges_fire_once_and_disappear_only_when_quiet() {
+        let mut edge = Edge::default();
+        assert_eq!(edge.observe(None, true), Change::Nothing);
+        assert_eq!(
+            edge.observe(Some(prompt(1)), false),
+            Change::Appeared(prompt(1))
+        );
+        assert_eq!(edge.observe(Some(prompt(1)), true), Change::Nothing);
+        // A half-drawn screen during continuous output does not make it disappear.
+        assert_eq!(edge.observe(None, false), Change::Nothing);
+        assert_eq!(edge.observe(Some(prompt(1)), true), Change::Nothing);
+        assert_eq!(
+            edge.observe(Some(prompt(2)), true),
+            Change::Replaced(prompt(2))
+        );
+        assert_eq!(edge.observe(None, true), Change::Gone);
+        assert_eq!(edge.observe(None, true), Change::Nothing);
+        // The same prompt shown again later is a new instance.
+        assert_eq!(
+            edge.observe(Some(prompt(2)), true),
+            Change::Appeared(prompt(2))
+        );
+    }
+}
