@@ -111,6 +111,10 @@ pub struct WrapArgs {
     /// Write diagnostics here (default: `wrap.log` in the data directory).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Page the human for every prompt, even those the answer rules would answer, and say
+    /// in the message what the rules would have done.
+    #[arg(long)]
+    pub dry_run_rules: bool,
     /// The agent command and its arguments (after `--`).
     #[arg(
         required = true,

@@ -882,49 +882,49 @@ fn strongest(hits: &[Hit]) -> ItemVerdict {
     }
 }
 
-/// An automatic answer, as the audit log records it.
+/// What the rules said about a prompt, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fired {
-    /// `approve` or `reject`.
+    /// `approve` or `reject` (answered automatically), or `ask` (a human was paged).
     pub action: Action,
-    /// `rule "tests" (config.toml:4)`, `built-in git-push-force`.
+    /// What decided: `rule "tests" (config.toml:4)`, `built-in git-push-force`; empty when
+    /// no rule matched.
     pub rule: String,
-    /// The rule's name, or the guard's id.
+    /// The deciding rule's name, or the guard's id.
     pub id: Option<String>,
     /// `config`, `project` or `builtin`.
-    pub source: &'static str,
+    pub source: Option<&'static str>,
     pub file: Option<String>,
     pub line: Option<usize>,
-    /// The choice typed.
-    pub choice: String,
+    /// The choice typed (or, in a dry run, that would have been).
+    pub choice: Option<String>,
     /// The message typed as feedback, if any.
     pub message: Option<String>,
     pub reason: String,
+    /// `wrap --dry-run-rules`: nothing was answered automatically, a human was paged.
+    pub dry_run: bool,
 }
 
 impl Decision {
-    /// The audit facts of an automatic answer (`None` when a human is asked).
-    pub fn fired(&self, policy: &Policy) -> Option<Fired> {
-        if self.action == Action::Ask {
-            return None;
-        }
-        let hit = self.by.first()?;
-        let (id, source, file, line) = match &hit.by {
-            By::Rule(i) => {
+    /// The audit facts of this decision.
+    pub fn record(&self, policy: &Policy, dry_run: bool) -> Fired {
+        let (id, source, file, line) = match self.by.first().map(|h| &h.by) {
+            Some(By::Rule(i)) => {
                 let rule = &policy.rules[*i];
                 (
                     rule.name.clone(),
-                    match rule.origin.layer {
+                    Some(match rule.origin.layer {
                         Layer::Config => "config",
                         Layer::Project => "project",
-                    },
+                    }),
                     rule.origin.path.as_ref().map(|p| p.display().to_string()),
                     rule.origin.line,
                 )
             }
-            By::Builtin(id) => (Some((*id).to_owned()), "builtin", None, None),
+            Some(By::Builtin(id)) => (Some((*id).to_owned()), Some("builtin"), None, None),
+            None => (None, None, None, None),
         };
-        Some(Fired {
+        Fired {
             action: self.action,
             rule: self
                 .by
@@ -936,10 +936,16 @@ impl Decision {
             source,
             file,
             line,
-            choice: self.choice.clone().unwrap_or_default(),
+            choice: self.choice.clone(),
             message: self.feedback.clone(),
             reason: self.reason.clone(),
-        })
+            dry_run,
+        }
+    }
+
+    /// Whether the rules answer this prompt themselves.
+    pub fn is_automatic(&self) -> bool {
+        self.action != Action::Ask && self.choice.is_some()
     }
 
     /// A short line for the terminal title after an automatic answer.

@@ -936,8 +936,8 @@ fn automatic_answers_make_audit_records_and_titles() {
     let p = w.policy(TESTS);
     let pr = prompt("aider", "shell", Some("npm test"));
     let d = p.decide(&pr);
-    let fired = d.fired(&p).expect("automatic");
-    let json = serde_json::to_value(&fired).unwrap();
+    assert!(d.is_automatic());
+    let json = serde_json::to_value(d.record(&p, false)).unwrap();
     assert_eq!(json["action"], "approve");
     assert_eq!(json["rule"], "rule \"tests\" (config.toml:2)");
     assert_eq!(json["id"], "tests");
@@ -946,6 +946,7 @@ fn automatic_answers_make_audit_records_and_titles() {
     assert_eq!(json["line"], 2);
     assert_eq!(json["choice"], "y");
     assert_eq!(json["message"], serde_json::Value::Null);
+    assert_eq!(json["dry_run"], false);
     assert_eq!(
         d.title(&p, &pr).as_deref(),
         Some("✓ auto-approved by rule \"tests\": npm test")
@@ -953,7 +954,8 @@ fn automatic_answers_make_audit_records_and_titles() {
 
     let pr = prompt("aider", "shell", Some("git push --force"));
     let d = p.decide(&pr);
-    let json = serde_json::to_value(d.fired(&p).unwrap()).unwrap();
+    let json = serde_json::to_value(d.record(&p, true)).unwrap();
+    assert_eq!(json["dry_run"], true);
     assert_eq!(json["action"], "reject");
     assert_eq!(json["rule"], "built-in git-push-force");
     assert_eq!(json["source"], "builtin");
@@ -981,7 +983,12 @@ fn automatic_answers_make_audit_records_and_titles() {
     );
 
     let d = shell(&p, "ls");
-    assert!(d.fired(&p).is_none());
+    assert!(!d.is_automatic());
+    let json = serde_json::to_value(d.record(&p, false)).unwrap();
+    assert_eq!(json["action"], "ask");
+    assert_eq!(json["rule"], "");
+    assert_eq!(json["source"], serde_json::Value::Null);
+    assert_eq!(json["reason"], "no rule approves `ls`");
     assert!(
         d.dry_run_note(&p)
             .starts_with("[rules] would ask you: no rule approves `ls`")

@@ -33,7 +33,7 @@ use super::record::{self, Place, Result as Outcome, WrapRecord};
 use super::screen::{self, Settled};
 use super::typed::Keys;
 use super::writer::Job;
-use crate::answer::{Answer, Decision};
+use crate::answer::Decision;
 use crate::cli::OnTimeout;
 use crate::gate::Gate;
 use crate::provider::{Closing, ProviderName};
@@ -101,7 +101,14 @@ pub struct Config {
     pub title: bool,
     /// The test hook: panic on the first settled screen (see the module docs of `wrap`).
     pub test_panic: bool,
+    /// Answer rules; `None` when none are loaded.
+    pub rules: Option<crate::rules::Policy>,
+    /// `--dry-run-rules`: page the human anyway, saying what the rules would have done.
+    pub dry_run_rules: bool,
 }
+
+/// How long the terminal title shows an automatic answer.
+const RULE_TITLE_FOR: Duration = Duration::from_secs(4);
 
 /// How the session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +163,8 @@ pub struct Bridge {
     retiring: JoinSet<()>,
     title_shown: bool,
     agent_title: Option<String>,
+    /// The title shows an automatic answer until then.
+    flash_until: Option<tokio::time::Instant>,
 }
 
 enum Event {
@@ -165,6 +174,7 @@ enum Event {
     Exited(u8),
     Stop(Stop),
     Resized,
+    FlashOver,
 }
 
 impl Bridge {
@@ -191,6 +201,7 @@ impl Bridge {
             retiring: JoinSet::new(),
             title_shown: false,
             agent_title: None,
+            flash_until: None,
         }
     }
 
@@ -220,14 +231,19 @@ impl Bridge {
                 Some(h) = heard.recv() => Event::Heard(h),
                 asked = wait_pending(&mut self.pending) => Event::Asked(asked),
                 Some(()) = next_resize(&mut resized) => Event::Resized,
+                () = flash_over(self.flash_until) => Event::FlashOver,
             };
             match event {
                 Event::Exited(code) => return End::Exited(code),
                 Event::Stop(signal) => return End::Stopped(signal),
-                Event::Screen(settled) => self.on_screen(settled),
+                Event::Screen(settled) => self.on_screen(settled).await,
                 Event::Heard(heard) => self.on_heard(heard),
                 Event::Asked(asked) => self.on_asked(asked).await,
                 Event::Resized => self.on_resize(),
+                Event::FlashOver => {
+                    self.flash_until = None;
+                    self.clear_title();
+                }
             }
         }
     }
@@ -254,7 +270,7 @@ impl Bridge {
         }
     }
 
-    fn on_screen(&mut self, settled: Settled) {
+    async fn on_screen(&mut self, settled: Settled) {
         assert!(
             !self.config.test_panic,
             "{}=after-start: the test hook panics here",
@@ -266,10 +282,10 @@ impl Bridge {
         let detected = self.detector.detect(&settled.view);
         match self.edge.observe(detected, settled.quiet) {
             Change::Nothing => {}
-            Change::Appeared(prompt) => self.fire(prompt, &settled.view),
+            Change::Appeared(prompt) => self.fire(prompt, &settled.view).await,
             Change::Replaced(prompt) => {
                 self.withdraw(Withdrawal::Local);
-                self.fire(prompt, &settled.view);
+                self.fire(prompt, &settled.view).await;
             }
             Change::Gone => self.withdraw(Withdrawal::Local),
         }
@@ -292,8 +308,12 @@ impl Bridge {
             pending.request.id
         ));
         pending.posted.get_or_insert((at, provider));
+        let question = pending.prompt.question.clone();
+        if self.flash_until.take().is_some() {
+            self.clear_title();
+        }
         if self.config.title && !self.title_shown {
-            let bytes = super::title::pending(&pending.prompt.question);
+            let bytes = super::title::pending(&question);
             self.output.inject(&bytes);
             self.title_shown = true;
             super::terminal::note_title_pushed(true);
@@ -309,8 +329,107 @@ impl Bridge {
         }
     }
 
-    fn fire(&mut self, prompt: Prompt, screen: &ScreenView) {
-        let request = Arc::new(ask::request(&prompt, screen, &self.config.shape));
+    /// A prompt appeared: answer it by the rules, or page a human.
+    async fn fire(&mut self, prompt: Prompt, screen: &ScreenView) {
+        let judged = self.config.rules.as_ref().map(|policy| {
+            let decision = policy.decide(&prompt);
+            let title = decision.title(policy, &prompt);
+            let note = decision.dry_run_note(policy);
+            let record = decision.record(policy, self.config.dry_run_rules);
+            (decision, record, title, note)
+        });
+        let Some((decision, record, title, note)) = judged else {
+            self.page(prompt, screen, None, None);
+            return;
+        };
+        crate::log::info(&format!(
+            "prompt {} judged by the rules: {}{}",
+            prompt.pattern,
+            decision.action,
+            if decision.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", decision.reason)
+            }
+        ));
+        if decision.is_automatic() && !self.config.dry_run_rules {
+            let settled = self
+                .answer_by_rule(&prompt, screen, &decision, record.clone(), title)
+                .await;
+            if settled {
+                return;
+            }
+            crate::log::warn("the rule's answer could not be typed: asking a human instead");
+        }
+        let note = self.config.dry_run_rules.then_some(note);
+        self.page(prompt, screen, Some(record), note);
+    }
+
+    /// Type the rules' answer; whether the prompt is settled (typed, or gone meanwhile).
+    async fn answer_by_rule(
+        &mut self,
+        prompt: &Prompt,
+        screen: &ScreenView,
+        decision: &crate::rules::Decision,
+        fired: crate::rules::Fired,
+        title: Option<String>,
+    ) -> bool {
+        let detected = Instant::now();
+        // The request a human would get: its context is hashed in the record.
+        let request = ask::request(prompt, screen, &self.config.shape);
+        let mut record = self.draft(prompt, &request);
+        record.request_id = None;
+        record.answered_at = Place::Rule;
+        record.rule = Some(fired);
+        let choice = decision.choice.clone().unwrap_or_default();
+        let verdict = if decision.action == crate::rules::Action::Approve {
+            Verdict::Approve
+        } else {
+            Verdict::Reject
+        };
+        self.type_answer(
+            prompt,
+            &mut record,
+            &choice,
+            verdict,
+            decision.feedback.as_deref(),
+        )
+        .await;
+        record.wait_ms = detected.elapsed().as_millis();
+        let settled = matches!(record.result, Outcome::Typed | Outcome::Stale);
+        record::append(self.config.audit_file.as_deref(), &record);
+        if record.result == Outcome::Typed
+            && self.config.title
+            && let Some(text) = title
+        {
+            self.clear_title();
+            self.output.inject(&super::title::note(&text));
+            self.title_shown = true;
+            super::terminal::note_title_pushed(true);
+            self.flash_until = Some(tokio::time::Instant::now() + RULE_TITLE_FOR);
+        }
+        settled
+    }
+
+    /// Page a human about `prompt`; `rule` is what the rules said, `note` is added to the
+    /// message (`--dry-run-rules`).
+    fn page(
+        &mut self,
+        prompt: Prompt,
+        screen: &ScreenView,
+        rule: Option<crate::rules::Fired>,
+        note: Option<String>,
+    ) {
+        let mut request = ask::request(&prompt, screen, &self.config.shape);
+        if let Some(note) = note {
+            let text = format!(
+                "{}\n\n{}",
+                request.body.text(),
+                super::redact::redact(&note)
+            );
+            request.body = crate::request::Body::Terminal(text);
+        }
+        let request = Arc::new(request);
         crate::log::info(&format!(
             "prompt {} detected: {:?}; request {}{}",
             prompt.pattern,
@@ -329,7 +448,8 @@ impl Bridge {
             self.config.grace,
             cancelled,
         ));
-        let draft = self.draft(&prompt, &request);
+        let mut draft = self.draft(&prompt, &request);
+        draft.rule = rule;
         self.pending = Some(Pending {
             prompt,
             request,
@@ -372,6 +492,7 @@ impl Bridge {
             label: origin.label.clone(),
             host: origin.host.clone(),
             directory: origin.directory.clone(),
+            rule: None,
         }
     }
 
@@ -457,8 +578,14 @@ impl Bridge {
                         pending.request.id,
                         answer.provider.map_or("?", ProviderName::as_str)
                     ));
-                    self.type_answer(&pending, &mut record, &choice, verdict, &answer)
-                        .await;
+                    self.type_answer(
+                        &pending.prompt,
+                        &mut record,
+                        &choice,
+                        verdict,
+                        answer.feedback.as_deref(),
+                    )
+                    .await;
                 }
                 Decision::TimedOut => {
                     record.answered_at = Place::Timeout;
@@ -487,8 +614,14 @@ impl Bridge {
                             })
                             .map(|c| c.id.clone())
                             .unwrap_or_default();
-                        self.type_answer(&pending, &mut record, &choice, verdict, &answer)
-                            .await;
+                        self.type_answer(
+                            &pending.prompt,
+                            &mut record,
+                            &choice,
+                            verdict,
+                            answer.feedback.as_deref(),
+                        )
+                        .await;
                     } else {
                         crate::log::info(&format!(
                             "request {} timed out; the prompt is left for the keyboard",
@@ -503,17 +636,16 @@ impl Bridge {
         record::append(self.config.audit_file.as_deref(), &record);
     }
 
-    /// Type `choice` if the prompt is still on screen.
+    /// Type `choice` (with `feedback` where it takes some) if the prompt is still on screen.
     async fn type_answer(
         &mut self,
-        pending: &Pending,
+        prompt: &Prompt,
         record: &mut WrapRecord,
         choice: &str,
         verdict: Verdict,
-        answer: &Answer,
+        feedback: Option<&str>,
     ) {
         let answered = Instant::now();
-        let prompt = &pending.prompt;
         // The answer's choice may be a plain "y" (a reply with a note) the prompt does not
         // offer under that id: take the prompt's first choice with the same verdict.
         let Some(choice) = prompt
@@ -548,7 +680,6 @@ impl Bridge {
             return;
         }
 
-        let feedback = answer.feedback.as_deref();
         record.feedback_chars = feedback.map(|f| f.chars().count());
         let mut plan = self.detector.plan(prompt, &choice, feedback);
         let mut keys = Keys::default();
@@ -656,6 +787,7 @@ fn finish_draft(pending: &mut Pending, asked: &Asked) -> WrapRecord {
             label: None,
             host: String::new(),
             directory: String::new(),
+            rule: None,
         },
     );
     record.wait_ms = pending.detected_at.elapsed().as_millis();
@@ -690,6 +822,14 @@ async fn wait_pending(pending: &mut Option<Pending>) -> Asked {
             Ok(asked) => asked,
             Err(e) => Asked::Lost(e.to_string()),
         },
+        None => std::future::pending().await,
+    }
+}
+
+/// Fires when the title's automatic-answer note has been shown long enough. Cancel-safe.
+async fn flash_over(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
