@@ -109,6 +109,10 @@ pub struct Config {
 
 /// How long the terminal title shows an automatic answer.
 const RULE_TITLE_FOR: Duration = Duration::from_secs(4);
+/// The same prompt answered by the rules this many times within [`LOOP_WINDOW`] is paged
+/// instead: an agent that keeps asking again after a rejection needs a human.
+const LOOP_LIMIT: usize = 3;
+const LOOP_WINDOW: Duration = Duration::from_secs(300);
 
 /// How the session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +169,8 @@ pub struct Bridge {
     agent_title: Option<String>,
     /// The title shows an automatic answer until then.
     flash_until: Option<tokio::time::Instant>,
+    /// Recent automatic answers: (what was asked, when).
+    answered_by_rules: Vec<(u64, Instant)>,
 }
 
 enum Event {
@@ -202,6 +208,7 @@ impl Bridge {
             title_shown: false,
             agent_title: None,
             flash_until: None,
+            answered_by_rules: Vec::new(),
         }
     }
 
@@ -352,17 +359,49 @@ impl Bridge {
                 format!(" ({})", decision.reason)
             }
         ));
+        let mut note = self.config.dry_run_rules.then_some(note);
         if decision.is_automatic() && !self.config.dry_run_rules {
-            let settled = self
-                .answer_by_rule(&prompt, screen, &decision, record.clone(), title)
-                .await;
-            if settled {
-                return;
+            if self.looping(&prompt) {
+                let why = format!(
+                    "the rules answered this same prompt {LOOP_LIMIT} times within {} minutes: \
+                     asking a human instead",
+                    LOOP_WINDOW.as_secs() / 60
+                );
+                crate::log::warn(&why);
+                note = Some(format!("[rules] {why}"));
+            } else {
+                let settled = self
+                    .answer_by_rule(&prompt, screen, &decision, record.clone(), title)
+                    .await;
+                if settled {
+                    return;
+                }
+                crate::log::warn("the rule's answer could not be typed: asking a human instead");
             }
-            crate::log::warn("the rule's answer could not be typed: asking a human instead");
         }
-        let note = self.config.dry_run_rules.then_some(note);
         self.page(prompt, screen, Some(record), note);
+    }
+
+    /// Whether the rules already answered this same prompt (pattern, question, subject)
+    /// [`LOOP_LIMIT`] times lately; records this time otherwise.
+    fn looping(&mut self, prompt: &Prompt) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&prompt.pattern, &prompt.question, &prompt.subject).hash(&mut hasher);
+        let key = hasher.finish();
+        let now = Instant::now();
+        self.answered_by_rules
+            .retain(|(_, at)| now.duration_since(*at) < LOOP_WINDOW);
+        let seen = self
+            .answered_by_rules
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .count();
+        if seen >= LOOP_LIMIT {
+            return true;
+        }
+        self.answered_by_rules.push((key, now));
+        false
     }
 
     /// Type the rules' answer; whether the prompt is settled (typed, or gone meanwhile).

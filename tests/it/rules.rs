@@ -683,6 +683,35 @@ message = "Do not discard work: commit or stash it."
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn an_agent_that_keeps_asking_the_same_thing_is_handed_to_a_human() {
+        let t = Setup::new(RULES).await;
+        let reset = "git reset --hard HEAD~1";
+        let child = t.headless(&[], &[reset, reset, reset, reset]);
+        let msg = t.request("git reset").await;
+        assert!(
+            msg.text
+                .contains("[rules] the rules answered this same prompt 3 times within 5 minutes"),
+            "{}",
+            msg.text
+        );
+        let log = std::fs::read_to_string(t.agent_log()).unwrap();
+        assert_eq!(
+            log.matches("feedback:Do not discard work").count(),
+            3,
+            "{log}"
+        );
+        t.click(&msg, "Yes");
+        t.wait_agent("done").await;
+        crate::support::Run::wait(child).await.assert_code(0);
+        let audit = t.wait_audit(4).await;
+        let places: Vec<&str> = audit
+            .iter()
+            .map(|r| r["answered_at"].as_str().unwrap())
+            .collect();
+        assert_eq!(places, ["rule", "rule", "rule", "remote"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn dry_run_pages_the_human_and_says_what_the_rules_would_do() {
         let t = Setup::new(RULES).await;
         let child = t.headless(&["--dry-run-rules"], &["npm test"]);
