@@ -24,5 +24,6 @@ pub mod run;
 pub mod secret;
 pub mod send;
 pub mod signal;
+pub mod text;
 pub mod token;
 pub mod wrap;

@@ -29,7 +29,7 @@ pub enum Proxy {
     Http {
         host: String,
         port: u16,
-        /// `Basic <base64(user:password)>`, from the URL's credentials.
+        /// `Basic <crate::token::base64_standard(user:password)>`, from the URL's credentials.
         authorization: Option<String>,
     },
     /// A proxy we cannot use; connecting through it fails with this explanation.
@@ -72,7 +72,10 @@ impl Proxy {
                 let authorization = (!url.username().is_empty()).then(|| {
                     let user = percent_decode(url.username());
                     let password = percent_decode(url.password().unwrap_or_default());
-                    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+                    format!(
+                        "Basic {}",
+                        crate::token::base64_standard(format!("{user}:{password}").as_bytes())
+                    )
                 });
                 Proxy::Http {
                     host: host.trim_matches(|c| c == '[' || c == ']').to_owned(),
@@ -344,26 +347,6 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Standard base64 with padding (RFC 4648 §4), as Basic authentication wants.
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,19 +362,6 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         })
-    }
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(
-            base64(b"Aladdin:open sesame"),
-            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
     }
 
     #[test]
@@ -423,7 +393,7 @@ mod tests {
         };
         assert_eq!(
             authorization.as_deref(),
-            Some(format!("Basic {}", base64(b"us@er:p:ss")).as_str())
+            Some(format!("Basic {}", crate::token::base64_standard(b"us@er:p:ss")).as_str())
         );
         assert!(p.passwords().contains(&"p:ss".to_owned()));
     }

@@ -9,8 +9,8 @@
 use serde_json::{Value, json};
 
 use crate::i18n::{Messages, fill};
-use crate::provider::telegram::render::{cut_end, cut_top};
 use crate::request::{Body, Request};
+use crate::text::{cut_end, cut_top};
 
 /// Discord's limit on `content`.
 pub const CONTENT_LIMIT: usize = 2000;

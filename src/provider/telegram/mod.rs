@@ -570,7 +570,7 @@ impl Posted {
         );
         let mut params = json!({
             "chat_id": self.bot.settings.chat_id,
-            "text": render::cut_end(&prompt, 1000, text.truncated),
+            "text": crate::text::cut_end(&prompt, 1000, text.truncated),
             "reply_parameters": {"message_id": self.message_id, "allow_sending_without_reply": true},
             "reply_markup": {"force_reply": true, "input_field_placeholder": text.reason_placeholder},
         });
@@ -711,6 +711,6 @@ fn decided_line(text: &Messages, choice: &crate::request::Choice, by: &Person) -
 }
 
 fn quote(template: &str, said: &str) -> String {
-    let said = render::cut_end(said, render::QUOTE_LIMIT, "…");
+    let said = crate::text::cut_end(said, render::QUOTE_LIMIT, "…");
     render::escape(&fill(template, &[("text", &said)]))
 }

@@ -2,6 +2,7 @@
 
 use crate::i18n::{Messages, fill};
 use crate::request::{Body, Request};
+use crate::text::{cut_end, cut_top};
 
 /// Telegram's limit on message text, counted after entity parsing.
 pub const LIMIT: usize = 4096;
@@ -79,50 +80,6 @@ pub fn with_status(request: &Request, text: &Messages, status: &[String]) -> Str
     html.push_str("\n\n");
     html.push_str(&status.join("\n"));
     html
-}
-
-/// Keep the start of `text`, at most `limit` characters including the marker.
-pub fn cut_end(text: &str, limit: usize, marker: &str) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let keep = limit.saturating_sub(marker.chars().count() + 1);
-    let mut out: String = text.chars().take(keep).collect();
-    out.push('\n');
-    out.push_str(marker);
-    out
-}
-
-/// Keep the end of `text` (the prompt of a terminal screen), cutting whole lines off the top.
-pub fn cut_top(text: &str, limit: usize, marker: &str) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let budget = limit.saturating_sub(marker.chars().count() + 1);
-    let mut kept: Vec<&str> = Vec::new();
-    let mut used = 0;
-    for line in text.lines().rev() {
-        let cost = line.chars().count() + 1;
-        if used + cost > budget {
-            if kept.is_empty() {
-                // A single huge last line: keep its end.
-                let tail: String = line
-                    .chars()
-                    .rev()
-                    .take(budget)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                return format!("{marker}\n{tail}");
-            }
-            break;
-        }
-        used += cost;
-        kept.push(line);
-    }
-    kept.reverse();
-    format!("{marker}\n{}", kept.join("\n"))
 }
 
 /// The visible length of an HTML message (what Telegram counts).

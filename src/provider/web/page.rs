@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use super::pages::{Page, State};
 use crate::i18n::{Messages, fill};
 use crate::provider::Closing;
-use crate::provider::telegram::render::{cut_end, cut_top};
 use crate::request::{Body, Choice, Verdict};
+use crate::text::{cut_end, cut_top};
 
 /// Longest body shown; a terminal screen keeps its bottom rows, text keeps its start.
 const BODY_LIMIT: usize = 100_000;
