@@ -6,7 +6,16 @@ use crate::config::Plan;
 use crate::error::Error;
 use crate::provider::{Provider, ProviderName, discord::Discord, telegram::Telegram, web::Web};
 
+/// Where the web provider's announcements (the page URLs) go instead of stderr.
+pub type Notices = Arc<dyn Fn(&str) + Send + Sync>;
+
 pub fn build(plan: &Plan) -> Result<Vec<Arc<dyn Provider>>, Error> {
+    build_with(plan, None)
+}
+
+/// As [`build`], with the web provider's announcements handed to `notices` (for `wrap`, where
+/// stderr may be the agent's screen).
+pub fn build_with(plan: &Plan, notices: Option<&Notices>) -> Result<Vec<Arc<dyn Provider>>, Error> {
     let http = crate::http::client()?;
     plan.chain
         .iter()
@@ -26,7 +35,13 @@ pub fn build(plan: &Plan) -> Result<Vec<Arc<dyn Provider>>, Error> {
                         &env,
                     )))
                 }
-                ProviderName::Web => Ok(Arc::new(Web::new(plan.web.clone(), plan.locale))),
+                ProviderName::Web => Ok(Arc::new(match notices {
+                    Some(notices) => {
+                        let notices = notices.clone();
+                        Web::with_notices(plan.web.clone(), plan.locale, move |text| notices(text))
+                    }
+                    None => Web::new(plan.web.clone(), plan.locale),
+                })),
             }
         })
         .collect()

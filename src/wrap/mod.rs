@@ -33,6 +33,7 @@ pub mod redact;
 
 mod ask;
 mod bridge;
+mod edge;
 mod modes;
 mod output;
 mod pty;
@@ -247,18 +248,24 @@ fn os_error(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::Os(format!("{what}: {e}"))
 }
 
+/// The agent's name for humans: the program a launcher runs (`npx @x/claude-code` → the
+/// package, `python3 -m aider` → aider), else argv[0]'s file name.
+fn program_name(command: &[OsString]) -> String {
+    let words: Vec<String> = command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    crate::patterns::command_names(&words)
+        .pop()
+        .unwrap_or_else(|| words.first().cloned().unwrap_or_default())
+}
+
 /// The session label: `--label`, else "<program> · <directory name>".
 fn label(options: &Options) -> String {
     if let Some(label) = &options.label {
         return label.clone();
     }
-    let program = std::path::Path::new(&options.command[0])
-        .file_name()
-        .map_or_else(
-            || options.command[0].to_string_lossy(),
-            |n| n.to_string_lossy(),
-        )
-        .into_owned();
+    let program = program_name(&options.command);
     let dir = std::env::current_dir()
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
@@ -274,11 +281,25 @@ async fn session(
     detector: Box<dyn prompt::Detect>,
     rules: crate::rules::Policy,
 ) -> Result<u8, Error> {
+    let tty = terminal::Tty::probe();
+    // The local approval page's URLs: always in the log; on stderr too in headless mode, where
+    // stderr is not the agent's screen.
+    let headless = !tty.interactive;
+    let notices: crate::providers::Notices = Arc::new(move |text: &str| {
+        for line in text.lines() {
+            crate::log::info(line.trim_start_matches("openfeedback: "));
+        }
+        if headless {
+            eprint!("{text}");
+        }
+    });
     let (heard_tx, heard_rx) = mpsc::unbounded_channel();
-    let chain = ask::observed(crate::providers::build(&plan)?, &heard_tx);
+    let chain = ask::observed(
+        crate::providers::build_with(&plan, Some(&notices))?,
+        &heard_tx,
+    );
     let gate = Arc::new(Gate::new(chain, plan.escalate_after));
 
-    let tty = terminal::Tty::probe();
     let size = if tty.interactive {
         terminal::size().or(options.size).unwrap_or(HEADLESS_SIZE)
     } else {
@@ -325,7 +346,7 @@ async fn session(
         size,
         options.settle,
     );
-    let (output, jobs, screen_tx, mut reader, mut exited, settled_rx) = match started {
+    let (output, jobs, screen_tx, backlog, mut reader, mut exited, settled_rx) = match started {
         Ok(parts) => parts,
         Err(e) => {
             pty::signal_group(pid, libc::SIGKILL);
@@ -344,23 +365,18 @@ async fn session(
         on_timeout: options.on_timeout,
         audit_file: plan.audit_file.clone(),
         at_the_terminal: plan.locale.messages().at_the_terminal.to_owned(),
-        command: std::path::Path::new(&options.command[0])
-            .file_name()
-            .map_or_else(
-                || options.command[0].to_string_lossy(),
-                |n| n.to_string_lossy(),
-            )
-            .into_owned(),
+        command: program_name(&options.command),
         title: tty.stdout,
         test_panic: std::env::var(TEST_PANIC_ENV).is_ok_and(|v| v == "after-start"),
         rules: Some(rules),
         dry_run_rules: options.dry_run_rules,
     };
+    let agent = spawned.agent;
     let mut bridge = bridge::Bridge::new(
         detector,
         gate,
         config,
-        spawned.agent,
+        Box::new(move |size| agent.resize(size)),
         screen_tx.clone(),
         jobs,
         output.clone(),
@@ -374,6 +390,8 @@ async fn session(
             resized,
         })
         .await;
+    // From here on nobody looks at the screen: the model only needs the modes left on.
+    backlog.skip_rendering();
 
     let code = match end {
         bridge::End::Exited(code) => {
@@ -398,8 +416,9 @@ async fn session(
     };
 
     reader.drain().await;
-    bridge.finish().await;
 
+    // Give the terminal back first, then withdraw what is still out (that may take a while
+    // when the network is bad; a second Ctrl-C or SIGTERM stops waiting).
     let (tx, rx) = tokio::sync::oneshot::channel();
     let last = match screen_tx.send(screen::Input::Finish(tx)) {
         Ok(()) => tokio::time::timeout(Duration::from_secs(5), rx)
@@ -420,6 +439,16 @@ async fn session(
     terminal::note_title_pushed(false);
     output.close(&trailer);
     drop(raw);
+
+    match crate::signal::stop_signals() {
+        Ok(stop) => {
+            tokio::select! {
+                () = bridge.finish() => {}
+                _ = stop => crate::log::warn("stopped while withdrawing requests"),
+            }
+        }
+        Err(_) => bridge.finish().await,
+    }
     crate::log::info(&format!("wrap done, exit code {code}"));
     Ok(code)
 }
@@ -428,6 +457,7 @@ type Started = (
     Arc<output::Output>,
     std::sync::mpsc::Sender<writer::Job>,
     std::sync::mpsc::Sender<screen::Input>,
+    Arc<screen::Backlog>,
     reader::Reader,
     tokio::sync::oneshot::Receiver<u8>,
     mpsc::UnboundedReceiver<screen::Settled>,
@@ -464,8 +494,15 @@ fn start_threads(
         },
     )
     .map_err(&thread)?;
-    let reader = reader::Reader::spawn(pty_reader, output.clone(), screen_tx.clone(), backlog)
-        .map_err(&thread)?;
+    let reader = reader::Reader::spawn(
+        pty_reader,
+        output.clone(),
+        screen_tx.clone(),
+        backlog.clone(),
+    )
+    .map_err(&thread)?;
     let exited = pty::wait_thread(pid).map_err(&thread)?;
-    Ok((output, jobs_tx, screen_tx, reader, exited, settled_rx))
+    Ok((
+        output, jobs_tx, screen_tx, backlog, reader, exited, settled_rx,
+    ))
 }

@@ -142,7 +142,7 @@ impl Boundary {
         }
         // An ESC aborts whatever sequence was open, so the state at the end of the chunk only
         // depends on the bytes from its last ESC on.
-        let start = match bytes.iter().rposition(|&b| b == 0x1b) {
+        let start = match memchr::memrchr(0x1b, bytes) {
             Some(i) => {
                 self.state = State::Ground;
                 i

@@ -17,19 +17,22 @@
 //! so a cursor position report matches what the agent drew before asking.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::modes::{self, Modes};
+use super::modes::{self, Modes, Scan};
 use super::prompt::ScreenView;
 
 /// Continuous output is evaluated at least this often.
 pub const CAP: Duration = Duration::from_secs(1);
-/// How far the model may fall behind the output before the reader waits for it.
-pub const BACKLOG_LIMIT: usize = 32 << 20;
+/// How far the model may fall behind the output before the reader waits for it. The model
+/// renders text at roughly the speed the kernel moves it through a PTY, so a huge burst (`cat`
+/// of a big file) builds a backlog; below this limit the copy to stdout never waits for it.
+pub const BACKLOG_LIMIT: usize = 128 << 20;
 
 /// What the screen thread receives.
 pub enum Input {
@@ -62,14 +65,22 @@ pub struct Final {
     pub title: Option<String>,
 }
 
-/// Byte accounting between the reader (producer) and the screen thread (consumer).
+/// Byte accounting between the reader (producer) and the screen thread (consumer), and the
+/// switch that ends rendering when the session is over.
 #[derive(Default)]
 pub struct Backlog {
     pending: Mutex<usize>,
     drained: Condvar,
+    skip_rendering: AtomicBool,
 }
 
 impl Backlog {
+    /// The session is ending: output still queued is only scanned for mode switches (the
+    /// resets at exit need them), not rendered.
+    pub fn skip_rendering(&self) {
+        self.skip_rendering.store(true, Ordering::SeqCst);
+    }
+
     /// Count `n` bytes queued; wait while the model is too far behind.
     pub fn add(&self, n: usize) {
         let mut pending = self
@@ -316,6 +327,7 @@ fn run(
     let mut dirty_since: Option<Instant> = None;
     let mut waiters: Vec<(Instant, oneshot::Sender<ScreenView>)> = Vec::new();
     let mut published = Modes::default();
+    let mut scan: Option<Scan> = None;
 
     loop {
         let now = Instant::now();
@@ -349,7 +361,12 @@ fn run(
                         break;
                     }
                 }
-                feed(&mut model, &batch, sinks);
+                if backlog.skip_rendering.load(Ordering::SeqCst) {
+                    scan.get_or_insert_with(|| Scan::new(model.modes()))
+                        .feed(&batch);
+                } else {
+                    feed(&mut model, &batch, sinks);
+                }
                 backlog.done(batch.len());
                 last_activity = Instant::now();
                 dirty_since.get_or_insert(last_activity);
@@ -357,6 +374,7 @@ fn run(
                     && !handle_other(
                         other,
                         &mut model,
+                        scan.as_ref(),
                         &mut waiters,
                         &mut last_activity,
                         &mut dirty_since,
@@ -374,6 +392,7 @@ fn run(
                 if !handle_other(
                     other,
                     &mut model,
+                    scan.as_ref(),
                     &mut waiters,
                     &mut last_activity,
                     &mut dirty_since,
@@ -428,6 +447,7 @@ fn feed(model: &mut Model, bytes: &[u8], sinks: &Sinks) {
 fn handle_other(
     input: Input,
     model: &mut Model,
+    scan: Option<&Scan>,
     waiters: &mut Vec<(Instant, oneshot::Sender<ScreenView>)>,
     last_activity: &mut Instant,
     dirty_since: &mut Option<Instant>,
@@ -441,7 +461,11 @@ fn handle_other(
         }
         Input::Snapshot(tx) => waiters.push((Instant::now(), tx)),
         Input::Finish(tx) => {
-            let _ = tx.send(model.finish());
+            let mut last = model.finish();
+            if let Some(scan) = scan {
+                last.modes = scan.modes();
+            }
+            let _ = tx.send(last);
             return false;
         }
     }

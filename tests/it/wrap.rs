@@ -291,6 +291,45 @@ async fn line_prompt_approved_from_telegram() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn builtin_generic_patterns_answer_a_plain_yes_no_prompt() {
+    let t = Setup::new("").await;
+    let config = t.config.display().to_string();
+    let log = t.sb.path().join("work/wrap.log").display().to_string();
+    let agent_log = t.agent_log().display().to_string();
+    let script = agent("yesno.py");
+    let args = [
+        "wrap",
+        "--config",
+        &config,
+        "--log-file",
+        &log,
+        "--",
+        "python3",
+        &script,
+        &agent_log,
+    ];
+    let mut term = Term::spawn(openfeedback(t.sb.path(), &args, &[]), 30, 100);
+    let msg = t.request().await;
+    assert!(
+        msg.text
+            .contains("generic: Apply the change to config.toml? [y/n]"),
+        "{}",
+        msg.text
+    );
+    t.click(&msg, "No");
+    t.wait_agent("answer:n").await;
+    // The generic pattern's reject takes no feedback: the follow-up question is left to the
+    // keyboard.
+    term.wait_screen("the follow-up", |s| s.contains("What should I do instead?"))
+        .await;
+    term.type_bytes(b"\r");
+    assert_eq!(term.wait_exit().await, 0);
+    let audit = t.wait_audit(1).await;
+    assert_eq!(audit[0]["pattern"], "generic/y-n");
+    assert_eq!(audit[0]["keys"], "n ⏎");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn line_prompt_rejected_with_feedback() {
     let t = Setup::new("").await;
     let mut term = t.term(&[], "yesno.py", &[]);
@@ -645,6 +684,27 @@ async fn exit_codes_and_signals_propagate() {
     let run = exit_of(wrap("printf 'no newline at the end'")).await;
     run.assert_code(0);
     assert_eq!(run.stdout, "no newline at the end");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn headless_size_comes_from_the_option() {
+    let t = Setup::new("").await;
+    let config = t.config.display().to_string();
+    let log = t.sb.path().join("work/wrap.log").display().to_string();
+    let show = "import os; s = os.get_terminal_size(0); print(f'{s.columns}x{s.lines}')";
+    let wrap = |size: Option<&str>| {
+        let mut args = vec!["wrap", "--config", &config, "--log-file", &log];
+        if let Some(size) = size {
+            args.extend(["--size", size]);
+        }
+        args.extend(["--", "python3", "-c", show]);
+        t.sb.command(&args).stdin(Stdio::null()).spawn().unwrap()
+    };
+    let run = exit_of(wrap(Some("160x50"))).await;
+    run.assert_code(0);
+    assert_eq!(run.stdout.trim(), "160x50");
+    let run = exit_of(wrap(None)).await;
+    assert_eq!(run.stdout.trim(), "120x40", "the default");
 }
 
 #[tokio::test(flavor = "multi_thread")]
