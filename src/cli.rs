@@ -36,6 +36,8 @@ pub enum Command {
     /// Answer an agent's own permission hook (Claude Code, Codex, Gemini CLI) from your phone;
     /// install or remove that hook.
     Hook(HookArgs),
+    /// Answer rules: test which rule decides a command, list them, trust a project's file.
+    Rules(RulesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +114,10 @@ pub struct WrapArgs {
     /// Write diagnostics here (default: `wrap.log` in the data directory).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Page the human for every prompt, even those the answer rules would answer, and say
+    /// in the message what the rules would have done.
+    #[arg(long)]
+    pub dry_run_rules: bool,
     /// The agent command and its arguments (after `--`).
     #[arg(
         required = true,
@@ -171,6 +177,48 @@ pub enum PatternsCommand {
         /// else 120x40).
         #[arg(long, value_name = "COLSxROWS", value_parser = parse_size)]
         size: Option<(u16, u16)>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Say which rule decides a command line (or a file path, a URL) and why: the commands it
+    /// runs, each one's verdict, the decision. Exits 0 approve, 1 reject, 2 ask.
+    Test {
+        /// The command line (kind shell), the path (kind edit) or the URL/host (kind network).
+        #[arg(value_name = "SUBJECT")]
+        subject: String,
+        /// The agent asking (default: the pattern's, else `generic`).
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+        /// The prompt kind: shell, edit, network, ... (default: the pattern's, else shell).
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// Judge it as this pattern's prompt (`aider/shell`): its agent, kind and answers.
+        #[arg(long, value_name = "ID")]
+        pattern: Option<String>,
+        /// The prompt's question line, for rules with `question`.
+        #[arg(long, value_name = "TEXT")]
+        question: Option<String>,
+    },
+    /// List the rules in force in this directory, in order, and the built-in guards.
+    List,
+    /// Trust a project's rules file, as it is now (default: the one that applies here).
+    Trust {
+        /// The `.openfeedback.toml`, or its directory.
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+    },
+    /// Stop trusting a project's rules file.
+    Untrust {
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
     },
 }
 

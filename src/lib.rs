@@ -21,6 +21,7 @@ pub mod patterns;
 pub mod provider;
 pub mod providers;
 pub mod request;
+pub mod rules;
 pub mod run;
 pub mod secret;
 pub mod send;

@@ -17,6 +17,11 @@ pub struct RawConfig {
     pub web: Option<RawWeb>,
     pub logging: Option<RawLogging>,
     pub hook: Option<RawHook>,
+    /// Answer rules (`[[rule]]`), see `crate::rules`.
+    #[serde(default)]
+    pub rule: Vec<Spanned<crate::rules::RawRule>>,
+    /// `[rules] disable_builtin = [...]`.
+    pub rules: Option<Spanned<crate::rules::RawRulesSection>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -32,6 +32,8 @@ pub struct Settings {
     pub audit_file: Option<PathBuf>,
     pub web: WebSettings,
     pub hook: HookSettings,
+    /// `[[rule]]` entries and `[rules]`, validated.
+    pub rules: crate::rules::ConfigRules,
     raw: RawConfig,
     text: String,
     telegram_token_env: Option<String>,
@@ -282,6 +284,7 @@ impl Settings {
             },
             None => HookSettings::default(),
         };
+        let rules = crate::rules::compile_config_rules(&raw.rule, raw.rules.as_ref(), text, path)?;
 
         Ok(Settings {
             path: path.map(Path::to_owned),
@@ -294,6 +297,7 @@ impl Settings {
             audit_file,
             web,
             hook,
+            rules,
             text: text.to_owned(),
             raw,
             telegram_token_env: env(TELEGRAM_TOKEN_ENV),
@@ -602,7 +606,7 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
         .iter()
         .rev()
         .find_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')))
-        .map(|t| t.trim().to_owned());
+        .map(|t| t.trim_matches(['[', ']']).trim().to_owned());
     Some(match table {
         Some(table) => format!("{table}.{key}"),
         None => key.to_owned(),

@@ -51,4 +51,17 @@ trusted_user_ids = []
 
 [logging]
 # audit_file = "~/.local/share/openfeedback/audit.jsonl"   # "" turns the audit log off
+
+# --- Answer rules (optional): routine prompts answered without paging anyone ---
+# Reject beats ask beats approve; a command line is approved only if every command in it is.
+# Try them with `openfeedback rules test "npm test && git status" --agent aider`.
+# [[rule]]
+# name = "tests"
+# action = "approve"                       # "approve", "reject" (with `message`) or "ask"
+# agent = "aider"                          # optional filters: agent, pattern, kind, question
+# kind = "shell"
+# command = ["npm test", "npm run lint *", "git status"]   # or path = [...], host = [...]
+#
+# [rules]
+# disable_builtin = []                     # built-in guards to turn off, by id (rules list)
 "#;

@@ -34,7 +34,7 @@ use super::record::{self, Place, Result as Outcome, WrapRecord};
 use super::screen::{self, Settled};
 use super::typed::Keys;
 use super::writer::Job;
-use crate::answer::{Answer, Decision};
+use crate::answer::Decision;
 use crate::cli::OnTimeout;
 use crate::gate::Gate;
 use crate::provider::{Closing, ProviderName};
@@ -62,7 +62,18 @@ pub struct Config {
     pub title: bool,
     /// The test hook: panic on the first settled screen (see the module docs of `wrap`).
     pub test_panic: bool,
+    /// Answer rules; `None` when none are loaded.
+    pub rules: Option<crate::rules::Policy>,
+    /// `--dry-run-rules`: page the human anyway, saying what the rules would have done.
+    pub dry_run_rules: bool,
 }
+
+/// How long the terminal title shows an automatic answer.
+const RULE_TITLE_FOR: Duration = Duration::from_secs(4);
+/// The same prompt answered by the rules this many times within [`LOOP_WINDOW`] is paged
+/// instead: an agent that keeps asking again after a rejection needs a human.
+const LOOP_LIMIT: usize = 3;
+const LOOP_WINDOW: Duration = Duration::from_secs(300);
 
 /// Resizes the agent's terminal to (rows, cols).
 pub type Resize = Box<dyn FnMut((u16, u16)) + Send>;
@@ -121,6 +132,10 @@ pub struct Bridge {
     retiring: JoinSet<()>,
     title_shown: bool,
     agent_title: Option<String>,
+    /// The title shows an automatic answer until then.
+    flash_until: Option<tokio::time::Instant>,
+    /// Recent automatic answers: (what was asked, when).
+    answered_by_rules: Vec<(u64, Instant)>,
 }
 
 enum Event {
@@ -130,6 +145,7 @@ enum Event {
     Exited(u8),
     Stop(Stop),
     Resized,
+    FlashOver,
 }
 
 impl Bridge {
@@ -156,6 +172,8 @@ impl Bridge {
             retiring: JoinSet::new(),
             title_shown: false,
             agent_title: None,
+            flash_until: None,
+            answered_by_rules: Vec::new(),
         }
     }
 
@@ -185,14 +203,19 @@ impl Bridge {
                 Some(h) = heard.recv() => Event::Heard(h),
                 asked = wait_pending(&mut self.pending) => Event::Asked(asked),
                 Some(()) = next_resize(&mut resized) => Event::Resized,
+                () = flash_over(self.flash_until) => Event::FlashOver,
             };
             match event {
                 Event::Exited(code) => return End::Exited(code),
                 Event::Stop(signal) => return End::Stopped(signal),
-                Event::Screen(settled) => self.on_screen(settled),
+                Event::Screen(settled) => self.on_screen(settled).await,
                 Event::Heard(heard) => self.on_heard(heard),
                 Event::Asked(asked) => self.on_asked(asked).await,
                 Event::Resized => self.on_resize(),
+                Event::FlashOver => {
+                    self.flash_until = None;
+                    self.clear_title();
+                }
             }
         }
     }
@@ -219,7 +242,7 @@ impl Bridge {
         }
     }
 
-    fn on_screen(&mut self, settled: Settled) {
+    async fn on_screen(&mut self, settled: Settled) {
         assert!(
             !self.config.test_panic,
             "{}=after-start: the test hook panics here",
@@ -231,10 +254,10 @@ impl Bridge {
         let detected = self.detector.detect(&settled.view);
         match self.edge.observe(detected, settled.quiet) {
             Change::Nothing => {}
-            Change::Appeared(prompt) => self.fire(prompt, &settled.view),
+            Change::Appeared(prompt) => self.fire(prompt, &settled.view).await,
             Change::Replaced(prompt) => {
                 self.withdraw(Withdrawal::Local);
-                self.fire(prompt, &settled.view);
+                self.fire(prompt, &settled.view).await;
             }
             Change::Gone => self.withdraw(Withdrawal::Local),
         }
@@ -257,8 +280,12 @@ impl Bridge {
             pending.request.id
         ));
         pending.posted.get_or_insert((at, provider));
+        let question = pending.prompt.question.clone();
+        if self.flash_until.take().is_some() {
+            self.clear_title();
+        }
         if self.config.title && !self.title_shown {
-            let bytes = super::title::pending(&pending.prompt.question);
+            let bytes = super::title::pending(&question);
             self.output.inject(&bytes);
             self.title_shown = true;
             super::terminal::note_title_pushed(true);
@@ -274,8 +301,139 @@ impl Bridge {
         }
     }
 
-    fn fire(&mut self, prompt: Prompt, screen: &ScreenView) {
-        let request = Arc::new(ask::request(&prompt, screen, &self.config.shape));
+    /// A prompt appeared: answer it by the rules, or page a human.
+    async fn fire(&mut self, prompt: Prompt, screen: &ScreenView) {
+        let judged = self.config.rules.as_ref().map(|policy| {
+            let decision = policy.decide(&prompt);
+            let title = decision.title(policy, &prompt);
+            let note = decision.dry_run_note(policy);
+            let record = decision.record(policy, self.config.dry_run_rules);
+            (decision, record, title, note)
+        });
+        let Some((decision, record, title, note)) = judged else {
+            self.page(prompt, screen, None, None);
+            return;
+        };
+        crate::log::info(&format!(
+            "prompt {} judged by the rules: {}{}",
+            prompt.pattern,
+            decision.action,
+            if decision.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", decision.reason)
+            }
+        ));
+        let mut note = self.config.dry_run_rules.then_some(note);
+        if decision.is_automatic() && !self.config.dry_run_rules {
+            if self.looping(&prompt) {
+                let why = format!(
+                    "the rules answered this same prompt {LOOP_LIMIT} times within {} minutes: \
+                     asking a human instead",
+                    LOOP_WINDOW.as_secs() / 60
+                );
+                crate::log::warn(&why);
+                note = Some(format!("[rules] {why}"));
+            } else {
+                let settled = self
+                    .answer_by_rule(&prompt, screen, &decision, record.clone(), title)
+                    .await;
+                if settled {
+                    return;
+                }
+                crate::log::warn("the rule's answer could not be typed: asking a human instead");
+            }
+        }
+        self.page(prompt, screen, Some(record), note);
+    }
+
+    /// Whether the rules already answered this same prompt (pattern, question, subject)
+    /// [`LOOP_LIMIT`] times lately; records this time otherwise.
+    fn looping(&mut self, prompt: &Prompt) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&prompt.pattern, &prompt.question, &prompt.subject).hash(&mut hasher);
+        let key = hasher.finish();
+        let now = Instant::now();
+        self.answered_by_rules
+            .retain(|(_, at)| now.duration_since(*at) < LOOP_WINDOW);
+        let seen = self
+            .answered_by_rules
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .count();
+        if seen >= LOOP_LIMIT {
+            return true;
+        }
+        self.answered_by_rules.push((key, now));
+        false
+    }
+
+    /// Type the rules' answer; whether the prompt is settled (typed, or gone meanwhile).
+    async fn answer_by_rule(
+        &mut self,
+        prompt: &Prompt,
+        screen: &ScreenView,
+        decision: &crate::rules::Decision,
+        fired: crate::rules::Fired,
+        title: Option<String>,
+    ) -> bool {
+        let detected = Instant::now();
+        // The request a human would get: its context is hashed in the record.
+        let request = ask::request(prompt, screen, &self.config.shape);
+        let mut record = self.draft(prompt, &request);
+        record.request_id = None;
+        record.answered_at = Place::Rule;
+        record.rule = Some(fired);
+        let choice = decision.choice.clone().unwrap_or_default();
+        let verdict = if decision.action == crate::rules::Action::Approve {
+            Verdict::Approve
+        } else {
+            Verdict::Reject
+        };
+        self.type_answer(
+            prompt,
+            &mut record,
+            &choice,
+            verdict,
+            decision.feedback.as_deref(),
+        )
+        .await;
+        record.wait_ms = detected.elapsed().as_millis();
+        let settled = matches!(record.result, Outcome::Typed | Outcome::Stale);
+        record::append(self.config.audit_file.as_deref(), &record);
+        if record.result == Outcome::Typed
+            && self.config.title
+            && let Some(text) = title
+        {
+            self.clear_title();
+            self.output.inject(&super::title::note(&text));
+            self.title_shown = true;
+            super::terminal::note_title_pushed(true);
+            self.flash_until = Some(tokio::time::Instant::now() + RULE_TITLE_FOR);
+        }
+        settled
+    }
+
+    /// Page a human about `prompt`; `rule` is what the rules said, `note` is added to the
+    /// message (`--dry-run-rules`).
+    fn page(
+        &mut self,
+        prompt: Prompt,
+        screen: &ScreenView,
+        rule: Option<crate::rules::Fired>,
+        note: Option<String>,
+    ) {
+        let mut request = ask::request(&prompt, screen, &self.config.shape);
+        if let Some(note) = note {
+            let text = format!(
+                "{}\n\n{}",
+                request.body.text(),
+                super::redact::redact(&note)
+            );
+            request.body = crate::request::Body::Terminal(text);
+        }
+        let request = Arc::new(request);
         crate::log::info(&format!(
             "prompt {} detected: {:?}; request {}{}",
             prompt.pattern,
@@ -294,7 +452,8 @@ impl Bridge {
             self.config.grace,
             cancelled,
         ));
-        let draft = self.draft(&prompt, &request);
+        let mut draft = self.draft(&prompt, &request);
+        draft.rule = rule;
         self.pending = Some(Pending {
             prompt,
             request,
@@ -337,6 +496,7 @@ impl Bridge {
             label: origin.label.clone(),
             host: origin.host.clone(),
             directory: origin.directory.clone(),
+            rule: None,
         }
     }
 
@@ -422,8 +582,14 @@ impl Bridge {
                         pending.request.id,
                         answer.provider.map_or("?", ProviderName::as_str)
                     ));
-                    self.type_answer(&pending, &mut record, &choice, verdict, &answer)
-                        .await;
+                    self.type_answer(
+                        &pending.prompt,
+                        &mut record,
+                        &choice,
+                        verdict,
+                        answer.feedback.as_deref(),
+                    )
+                    .await;
                 }
                 Decision::TimedOut => {
                     record.answered_at = Place::Timeout;
@@ -452,8 +618,14 @@ impl Bridge {
                             })
                             .map(|c| c.id.clone())
                             .unwrap_or_default();
-                        self.type_answer(&pending, &mut record, &choice, verdict, &answer)
-                            .await;
+                        self.type_answer(
+                            &pending.prompt,
+                            &mut record,
+                            &choice,
+                            verdict,
+                            answer.feedback.as_deref(),
+                        )
+                        .await;
                     } else {
                         crate::log::info(&format!(
                             "request {} timed out; the prompt is left for the keyboard",
@@ -468,17 +640,16 @@ impl Bridge {
         record::append(self.config.audit_file.as_deref(), &record);
     }
 
-    /// Type `choice` if the prompt is still on screen.
+    /// Type `choice` (with `feedback` where it takes some) if the prompt is still on screen.
     async fn type_answer(
         &mut self,
-        pending: &Pending,
+        prompt: &Prompt,
         record: &mut WrapRecord,
         choice: &str,
         verdict: Verdict,
-        answer: &Answer,
+        feedback: Option<&str>,
     ) {
         let answered = Instant::now();
-        let prompt = &pending.prompt;
         // The answer's choice may be a plain "y" (a reply with a note) the prompt does not
         // offer under that id: take the prompt's first choice with the same verdict.
         let Some(choice) = prompt
@@ -513,7 +684,6 @@ impl Bridge {
             return;
         }
 
-        let feedback = answer.feedback.as_deref();
         record.feedback_chars = feedback.map(|f| f.chars().count());
         let mut plan = self.detector.plan(prompt, &choice, feedback);
         let mut keys = Keys::default();
@@ -623,6 +793,14 @@ async fn wait_pending(pending: &mut Option<Pending>) -> Asked {
             Ok(asked) => asked,
             Err(e) => Asked::Lost(e.to_string()),
         },
+        None => std::future::pending().await,
+    }
+}
+
+/// Fires when the title's automatic-answer note has been shown long enough. Cancel-safe.
+async fn flash_over(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
@@ -766,6 +944,10 @@ mod tests {
     }
 
     fn rig(answer_after: Option<Duration>) -> Rig {
+        rig_with(answer_after, None)
+    }
+
+    fn rig_with(answer_after: Option<Duration>, rules: Option<crate::rules::Policy>) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let closed = Arc::new(Mutex::new(Vec::new()));
         let (heard_tx, heard_rx) = mpsc::unbounded_channel();
@@ -794,6 +976,8 @@ mod tests {
             command: "agent".into(),
             title: true,
             test_panic: false,
+            rules,
+            dry_run_rules: false,
         };
         let bridge = Bridge::new(
             Box::new(Detector),
@@ -929,5 +1113,50 @@ mod tests {
         let out = String::from_utf8_lossy(&out);
         assert!(out.contains("approval pending — Proceed? [y/n]"), "{out:?}");
         assert!(out.ends_with("\x1b[23;2t"), "{out:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_rule_answers_without_paging_and_the_title_says_so() {
+        let settings = crate::config::Settings::parse(
+            Some(std::path::Path::new("/cfg/config.toml")),
+            "[[rule]]\nname = \"yes\"\naction = \"approve\"\nagent = \"test\"\n",
+            &|_| None,
+        )
+        .unwrap();
+        let here = std::env::current_dir().unwrap();
+        let policy = crate::rules::Policy::new(
+            settings.rules,
+            crate::rules::ProjectRules::none(),
+            crate::rules::Context::new(&here, &here),
+        );
+        // The human would answer at once: being paged at all would show in `closed`.
+        let mut rig = rig_with(Some(Duration::ZERO), Some(policy));
+        let prompt = screen(&["working", QUESTION]);
+        rig.settled.send(prompt.clone()).unwrap();
+        let (exit_tx, exit) = oneshot::channel();
+        let audit = rig.dir.path().join("audit.jsonl");
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                if audit.exists() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = exit_tx.send(0);
+        });
+        let typed = rig.run(prompt, exit).await;
+        assert_eq!(typed, b"y\r");
+        assert!(rig.closed.lock().unwrap().is_empty(), "nobody was paged");
+        let audit = rig.audit();
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0]["answered_at"], "rule");
+        assert_eq!(audit[0]["paged"], false);
+        assert_eq!(audit[0]["rule"]["id"], "yes");
+        assert_eq!(audit[0]["rule"]["rule"], "rule \"yes\" (config.toml:1)");
+        let out = std::fs::read_to_string(rig.dir.path().join("stdout")).unwrap();
+        assert!(
+            out.contains("\x1b]2;✓ auto-approved by rule \"yes\": Proceed? [y/n]\x07"),
+            "{out:?}"
+        );
     }
 }

@@ -22,6 +22,8 @@ pub enum Place {
     /// Nobody: the agent exited, wrap was stopped, or every provider failed.
     #[default]
     Nowhere,
+    /// An answer rule (see `rule`): nobody was paged.
+    Rule,
 }
 
 /// What happened to the prompt.
@@ -81,6 +83,9 @@ pub struct WrapRecord {
     pub label: Option<String>,
     pub host: String,
     pub directory: String,
+    /// What the answer rules said: the rule that answered (`answered_at` = `rule`), or why a
+    /// human was asked; `dry_run` under `--dry-run-rules`. Absent when no rules were loaded.
+    pub rule: Option<crate::rules::Fired>,
 }
 
 /// RFC 3339 timestamp (seconds).

@@ -8,6 +8,7 @@ mod discord_fake;
 mod failover;
 mod hook;
 mod patterns;
+mod rules;
 mod telegram;
 mod web;
 mod wrap;

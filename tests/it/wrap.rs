@@ -1,7 +1,7 @@
 //! `wrap`, end to end: the real binary around scripted agents (tests/agents/*.py), under a
 //! PTY of the test's own (rendered with vt100) or headless, answered through the fake Telegram.
 
-mod term;
+pub mod term;
 mod tmux;
 
 use std::path::PathBuf;
