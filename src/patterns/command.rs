@@ -133,6 +133,9 @@ fn show(p: &Pattern, out: &mut String) {
     if let Some(unless) = &p.unless {
         field("unless", format!("/{}/", unless.as_str()));
     }
+    if let Some(above) = &p.above {
+        field("above", format!("/{}/", above.as_str()));
+    }
     let subject = match &p.subject {
         SubjectRule::None => "the `subject` group of the question, if any".to_owned(),
         SubjectRule::RowsAbove(n) => format!("up to {n} non-empty rows right above the question"),
@@ -162,6 +165,9 @@ fn show(p: &Pattern, out: &mut String) {
         }
         if let Some(when) = &c.when {
             let _ = write!(line, "; when /{}/", when.as_str());
+        }
+        if let Some(unless) = &c.unless {
+            let _ = write!(line, "; unless /{}/", unless.as_str());
         }
         if let Some(select) = &c.select {
             let _ = write!(line, "; select /{}/ then", select.as_str());

@@ -82,6 +82,8 @@ pub struct ChoiceSpec {
     pub verdict: Verdict,
     pub feedback: bool,
     pub when: Option<Regex>,
+    /// Not offered when a row of the prompt matches.
+    pub unless: Option<Regex>,
     pub select: Option<Regex>,
     pub keys: KeySpec,
     pub wait_for: Option<Regex>,
@@ -104,6 +106,8 @@ pub struct Pattern {
     pub frame: Vec<char>,
     pub footer: Option<Regex>,
     pub unless: Option<Regex>,
+    /// A row of the `context_rows` above the question must match (a dialog's title).
+    pub above: Option<Regex>,
     pub context_rows: usize,
     pub menu: Option<Menu>,
     pub subject: SubjectRule,
@@ -342,6 +346,7 @@ fn compile_pattern(
         frame,
         footer: ctx.opt_regex("footer", raw.footer.as_ref())?,
         unless: ctx.opt_regex("unless", raw.unless.as_ref())?,
+        above: ctx.opt_regex("above", raw.above.as_ref())?,
         context_rows,
         menu,
         subject,
@@ -510,6 +515,7 @@ fn compile_choice(
         verdict,
         feedback: raw.feedback,
         when: ctx.opt_regex("when", raw.when.as_ref())?,
+        unless: ctx.opt_regex("unless", raw.unless.as_ref())?,
         select,
         keys,
         wait_for,

@@ -41,6 +41,8 @@ pub struct RawPattern {
     pub footer: Option<Spanned<String>>,
     /// Regex that, when it matches any row of the prompt, means "not this prompt".
     pub unless: Option<Spanned<String>>,
+    /// Regex a row of the context above the question must match: a dialog's title.
+    pub above: Option<Spanned<String>>,
     /// Rows above the question sent to the human as context.
     pub context_rows: Option<Spanned<i64>>,
     pub menu: Option<RawMenu>,
@@ -88,6 +90,8 @@ pub struct RawChoice {
     pub feedback: bool,
     /// Offered only when a row of the prompt matches this regex.
     pub when: Option<Spanned<String>>,
+    /// Not offered when a row of the prompt matches this regex.
+    pub unless: Option<Spanned<String>>,
     /// Menu answer: the option whose label matches this regex is selected (offered only when
     /// such a row exists).
     pub select: Option<Spanned<String>>,

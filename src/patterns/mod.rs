@@ -37,6 +37,7 @@
 //! frame = "│"                        # box characters stripped from both ends of each row
 //! footer = 'Esc to cancel'           # a row below the question/menu must match
 //! unless = 'Working'                 # no row of the prompt may match
+//! above = '^\s*Bash command'         # a row of the context above the question must match
 //! context_rows = 12                  # rows above the question sent as context
 //!
 //! [pattern.menu]                     # a TUI menu below the question
@@ -52,6 +53,7 @@
 //! verdict = "approve"                # | "reject"; at least one of each per pattern
 //! keys = "y <enter>"                 # see crate::wrap::keys
 //! # when = '\(A\)ll'                 # offered only when a row of the prompt matches
+//! # unless = 'Tab to amend'          # not offered when a row of the prompt matches
 //! # select = '^No\b'                 # menu: move the marker to this row, verify, then `keys`
 //! # feedback = true                  # a reject that types {feedback}
 //! # wait_for = '^\w*> ?$'            # after `keys`, wait for this row, then type `then`

@@ -43,7 +43,20 @@ fn builtin_files_load() {
     let set = load(&no_user_dir()).unwrap();
     let generic: Vec<_> = set.find("generic");
     assert!(generic.len() >= 2, "{generic:?}");
-    assert!(set.patterns().all(|p| p.full_id.starts_with("generic/")));
+    let agents: Vec<&str> = set.files().iter().map(|f| f.agent.as_str()).collect();
+    assert_eq!(
+        agents,
+        [
+            "aider",
+            "amazon-q",
+            "claude-code",
+            "codex",
+            "copilot",
+            "gemini",
+            "goose",
+            "generic"
+        ]
+    );
     // `show` gets the block as written, header first.
     let p = &set.find("generic/y-n")[0];
     assert!(

@@ -8,9 +8,10 @@
 //!    Answered prompts stay in scrollback; looking only at the live bottom keeps them out.
 //! 3. Candidate question rows are the region's rows matching `question`, bottom-up; the first
 //!    candidate that passes every remaining check wins.
-//! 4. Checks, in order: the cursor rule, `unless`, the menu (enough option rows below the
-//!    question, exactly one carrying the marker; wrapped rows joined), the footer, and that the
-//!    choices offered on this screen (`when`, `select`) include an approve and a reject.
+//! 4. Checks, in order: the cursor rule, `above` (a row of the context above the question,
+//!    such as a dialog's title), `unless`, the menu (enough option rows below the question, exactly
+//!    one carrying the marker; wrapped rows joined), the footer, and that the choices offered
+//!    on this screen (`when`, `unless`, `select`) include an approve and a reject.
 //! 5. The question, subject and context are extracted; the fingerprint hashes the pattern id,
 //!    question, subject and option labels, never the cursor, the focused row or anything above
 //!    the prompt, so a redraw of the same prompt keeps its fingerprint.
@@ -145,6 +146,7 @@ pub enum Stage {
     NoQuestion,
     OutsideRegion,
     Cursor,
+    Above,
     Unless,
     Menu,
     Footer,
@@ -231,6 +233,18 @@ impl Found<'_> {
         let q = self.question_row;
         let at = Some(q);
         self.check_cursor()?;
+        let top = q.saturating_sub(self.pattern.context_rows);
+        if let Some(above) = &self.pattern.above
+            && !(top..q).any(|r| above.is_match(&self.clean[r]))
+        {
+            return Err(miss(
+                Stage::Above,
+                at,
+                format!(
+                    "no row of the context above the question (rows {top}-{q}) matches `above`"
+                ),
+            ));
+        }
         if let Some(unless) = &self.pattern.unless
             && let Some(r) = (q..=self.last).find(|&r| unless.is_match(&self.clean[r]))
         {
@@ -388,6 +402,11 @@ impl Found<'_> {
             {
                 continue;
             }
+            if let Some(unless) = &spec.unless
+                && rows.iter().any(|r| unless.is_match(r))
+            {
+                continue;
+            }
             let selected = match &spec.select {
                 Some(select) => match options.iter().find(|o| select.is_match(&o.label)) {
                     Some(o) => Some(o),
@@ -413,8 +432,8 @@ impl Found<'_> {
                     Stage::Choices,
                     Some(self.question_row),
                     format!(
-                        "no {word} choice is offered on this screen (their `when`/`select` \
-                         match no row)"
+                        "no {word} choice is offered on this screen (their `when`, `unless` \
+                         or `select` rule this screen out)"
                     ),
                 ));
             }
@@ -435,7 +454,7 @@ impl Found<'_> {
                 rows(top..q)
             }
             SubjectRule::BlockAbove(max) => {
-                let bottom = (0..q).rev().find(|&r| !self.clean[r].trim().is_empty())? + 1;
+                let bottom = (0..q).rev().find(|&r| !is_separator(&self.clean[r]))? + 1;
                 let top = block_top(self.clean, bottom, *max);
                 rows(top..bottom)
             }
@@ -460,13 +479,21 @@ impl Found<'_> {
     }
 }
 
-/// The first row of the contiguous non-empty rows ending just above `below` (at most `max`).
+/// The first row of the contiguous rows ending just above `below` that are not separators
+/// (at most `max`).
 fn block_top(clean: &[String], below: usize, max: usize) -> usize {
     let mut top = below;
-    while top > 0 && below - top < max && !clean[top - 1].trim().is_empty() {
+    while top > 0 && below - top < max && !is_separator(&clean[top - 1]) {
         top -= 1;
     }
     top
+}
+
+/// A row that separates blocks: blank, or a rule drawn only with box-drawing and block
+/// characters (`────`, `╌╌╌╌`, `╰──╯`, `▀▀▀▀`), as TUIs draw between a dialog's parts.
+fn is_separator(row: &str) -> bool {
+    row.chars()
+        .all(|c| c.is_whitespace() || ('\u{2500}'..='\u{259f}').contains(&c))
 }
 
 /// The index of the `region`-th non-empty row counted up from `last`.

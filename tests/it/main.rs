@@ -2,6 +2,8 @@
 
 mod support;
 
+mod agents;
+mod agents_e2e;
 mod cli;
 mod discord;
 mod discord_fake;

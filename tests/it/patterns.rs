@@ -111,6 +111,8 @@ async fn test_explains_near_misses_and_exits_1() {
             "patterns",
             "test",
             &fixture("agents/claude-bash-yes.screen.txt"),
+            "--agent",
+            "generic",
         ])
         .await;
     run.assert_code(1);
@@ -143,13 +145,17 @@ async fn test_replays_a_recording_with_its_timing_log() {
         "{}",
         run.stdout
     );
-    for (offset, question) in [
-        (1019, "Add .aider* to .gitignore (recommended)?"),
-        (5174, "Create new file?"),
-        (6029, "Run shell command?"),
-        (6572, "Add command output to the chat?"),
+    for (offset, pattern, question) in [
+        (
+            1019,
+            "aider/confirm",
+            "Add .aider* to .gitignore (recommended)?",
+        ),
+        (5174, "aider/file", "Create new file?"),
+        (6029, "aider/shell", "Run shell command?"),
+        (6572, "aider/confirm", "Add command output to the chat?"),
     ] {
-        let fired = format!("fired generic/y-n at byte {offset}");
+        let fired = format!("fired {pattern} at byte {offset}");
         assert!(run.stdout.contains(&fired), "{fired}\n{}", run.stdout);
         assert!(run.stdout.contains(&format!("question:    {question}")));
     }
@@ -288,5 +294,6 @@ async fn user_files_override_builtin_patterns_by_id() {
         .find(|l| l.starts_with("generic/yes-no-word"))
         .unwrap();
     assert!(line.contains("built-in"), "{line}");
-    assert_eq!(run.stdout.lines().count(), 3);
+    let generic = run.stdout.lines().filter(|l| l.starts_with("generic/"));
+    assert_eq!(generic.count(), 2);
 }

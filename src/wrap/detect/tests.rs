@@ -28,11 +28,12 @@ fn generic() -> Detector {
     Detector::new(load(&options).unwrap())
 }
 
-/// The built-in set plus the format sketches of fixtures/patterns/menu-sketches.toml.
+/// The format sketches of fixtures/patterns/menu-sketches.toml (and the generic set).
 fn sketches() -> Detector {
     let options = LoadOptions {
         user_dir: None,
         extra: vec![fixture("patterns/menu-sketches.toml")],
+        agent: Some("menu-sketches".into()),
         ..LoadOptions::default()
     };
     Detector::new(load(&options).unwrap())
@@ -177,7 +178,7 @@ fn generic_fires_on_aider_prompt_screens() {
     let screens = agent_screens(|n| {
         n.starts_with("aider") && !n.contains(".ready.") && !n.contains(".after.")
     });
-    assert_eq!(screens.len(), 7);
+    assert_eq!(screens.len(), 10);
     for (name, screen) in screens {
         let prompt = detector.detect(&screen).unwrap_or_else(|| panic!("{name}"));
         assert!(prompt.question.contains("(Y)es/(N)o"), "{name}");
@@ -577,4 +578,93 @@ fn sketch_file_loads_from_text_too() {
     assert!(ids.contains("claude-permission") && ids.contains("aider-confirm"));
     let set = PatternSet::new(vec![file], &LoadOptions::default()).unwrap();
     assert_eq!(set.active().len(), 4);
+}
+
+/// A one-pattern detector from TOML text.
+fn single(text: &str) -> Arc<Pattern> {
+    let file = compile_file("t", &SourceName::File("t.toml".into()), text).unwrap();
+    Arc::clone(&file.patterns[0])
+}
+
+const TITLED: &str = r#"
+[[pattern]]
+id = "bash"
+question = '^\s*(?P<question>Do you want to proceed\?)$'
+above = '^\s*Bash command$'
+context_rows = 6
+footer = '^\s*Esc to cancel'
+
+[pattern.menu]
+row = '^\s*(?P<marker>❯)?\s*\d\.\s+(?P<label>.+)$'
+
+[pattern.subject]
+from = "block-above"
+
+[[pattern.choice]]
+id = "y"
+verdict = "approve"
+select = '^Yes$'
+
+[[pattern.choice]]
+id = "tab"
+label = "No, amend"
+verdict = "reject"
+when = 'Tab to amend'
+keys = "<tab>"
+
+[[pattern.choice]]
+id = "esc"
+label = "No"
+verdict = "reject"
+unless = 'Tab to amend'
+keys = "<esc>"
+"#;
+
+#[test]
+fn above_needs_the_title_within_the_context_rows() {
+    let p = single(TITLED);
+    let screen = |title: &str, gap: usize| {
+        let text = format!(
+            " {title}\n{}   npm test\n\n Do you want to proceed?\n ❯ 1. Yes\n   2. No\n\n Esc to cancel · Tab to amend\n",
+            "\n".repeat(gap)
+        );
+        view(&text, (0, 0))
+    };
+    let found = evaluate(&p, &screen("Bash command", 1)).unwrap();
+    assert_eq!(found.subject.as_deref(), Some("npm test"));
+    let miss = evaluate(&p, &screen("Fetch", 1)).unwrap_err();
+    assert_eq!(miss.stage, Stage::Above);
+    assert!(miss.reason.contains("matches `above`"), "{}", miss.reason);
+    // The title is further up than context_rows: not this dialog.
+    assert_eq!(
+        evaluate(&p, &screen("Bash command", 6)).unwrap_err().stage,
+        Stage::Above
+    );
+}
+
+#[test]
+fn choice_unless_is_the_opposite_of_when() {
+    let p = single(TITLED);
+    let with_tab = " Bash command\n\n Do you want to proceed?\n ❯ 1. Yes\n   2. No\n\n Esc to cancel · Tab to amend\n";
+    let ids = |text: &str| -> Vec<String> {
+        evaluate(&p, &view(text, (0, 0)))
+            .unwrap()
+            .choices
+            .iter()
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    assert_eq!(ids(with_tab), ["y", "tab"]);
+    assert_eq!(ids(&with_tab.replace(" · Tab to amend", "")), ["y", "esc"]);
+}
+
+#[test]
+fn rules_end_subject_blocks() {
+    let p = single(TITLED);
+    // Claude Code 2.1.329 draws the command between dashed rules, right under the title.
+    let text = "────────\n Bash command\n Run it\n╌╌╌╌╌╌╌╌\n touch proof.txt\n╌╌╌╌╌╌╌╌\n Do you want to proceed?\n ❯ 1. Yes\n   2. No\n\n Esc to cancel\n";
+    let found = evaluate(&p, &view(text, (0, 0))).unwrap();
+    assert_eq!(found.subject.as_deref(), Some("touch proof.txt"));
+    assert!(is_separator("╰────╯") && is_separator("  ▀▀▀ ") && is_separator(""));
+    assert!(!is_separator("─ a ─") && !is_separator("---"));
 }

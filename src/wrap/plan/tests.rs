@@ -19,6 +19,7 @@ fn detector() -> Detector {
         load(&LoadOptions {
             user_dir: None,
             extra: vec![sketches],
+            agent: Some("menu-sketches".into()),
             ..LoadOptions::default()
         })
         .unwrap(),

@@ -12,6 +12,7 @@ use serde_json::Value;
 pub mod chromium;
 pub mod fake_anthropic;
 pub mod fake_discord;
+pub mod fake_llm;
 pub mod fake_telegram;
 pub mod proxy;
 
