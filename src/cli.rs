@@ -33,6 +33,11 @@ pub enum Command {
     Wrap(WrapArgs),
     /// List, show and test the prompt patterns `wrap` recognises.
     Patterns(PatternsArgs),
+    /// Answer an agent's own permission hook (Claude Code, Codex, Gemini CLI) from your phone;
+    /// install or remove that hook.
+    Hook(HookArgs),
+    /// Answer rules: test which rule decides a command, list them, trust a project's file.
+    Rules(RulesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +114,10 @@ pub struct WrapArgs {
     /// Write diagnostics here (default: `wrap.log` in the data directory).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Page the human for every prompt, even those the answer rules would answer, and say
+    /// in the message what the rules would have done.
+    #[arg(long)]
+    pub dry_run_rules: bool,
     /// The agent command and its arguments (after `--`).
     #[arg(
         required = true,
@@ -171,6 +180,48 @@ pub enum PatternsCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Say which rule decides a command line (or a file path, a URL) and why: the commands it
+    /// runs, each one's verdict, the decision. Exits 0 approve, 1 reject, 2 ask.
+    Test {
+        /// The command line (kind shell), the path (kind edit) or the URL/host (kind network).
+        #[arg(value_name = "SUBJECT")]
+        subject: String,
+        /// The agent asking (default: the pattern's, else `generic`).
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+        /// The prompt kind: shell, edit, network, ... (default: the pattern's, else shell).
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// Judge it as this pattern's prompt (`aider/shell`): its agent, kind and answers.
+        #[arg(long, value_name = "ID")]
+        pattern: Option<String>,
+        /// The prompt's question line, for rules with `question`.
+        #[arg(long, value_name = "TEXT")]
+        question: Option<String>,
+    },
+    /// List the rules in force in this directory, in order, and the built-in guards.
+    List,
+    /// Trust a project's rules file, as it is now (default: the one that applies here).
+    Trust {
+        /// The `.openfeedback.toml`, or its directory.
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+    },
+    /// Stop trusting a project's rules file.
+    Untrust {
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+    },
+}
+
 /// `120x40` → (columns, rows).
 fn parse_size(text: &str) -> Result<(u16, u16), String> {
     let (cols, rows) = text
@@ -184,4 +235,60 @@ fn parse_size(text: &str) -> Result<(u16, u16), String> {
             .ok_or_else(|| format!("{s:?} is not a size between 2 and 1000"))
     };
     Ok((number(cols)?, number(rows)?))
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub command: HookCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Answer a Claude Code hook: a PermissionRequest, PreToolUse or Notification event as
+    /// JSON on stdin, the decision as JSON on stdout.
+    ClaudeCode(HookRunArgs),
+    /// Answer a Codex CLI PermissionRequest hook (JSON on stdin and stdout).
+    Codex(HookRunArgs),
+    /// Answer a Gemini CLI BeforeTool (or Notification) hook (JSON on stdin and stdout).
+    Gemini(HookRunArgs),
+    /// Add openfeedback's hook to an agent's settings file: merged into what is there, with a
+    /// backup of the old file.
+    Install(HookInstallArgs),
+    /// Remove openfeedback's hook from an agent's settings file (only openfeedback's).
+    Uninstall(HookInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookRunArgs {
+    /// Seconds to wait for an answer (default: `default_timeout` from the config). Keep it
+    /// below the agent's own hook timeout.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+    /// Use this provider alone, with no failover: telegram, discord or web.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scope").args(["user", "project", "local", "file"])))]
+pub struct HookInstallArgs {
+    /// The agent: claude-code, codex or gemini.
+    #[arg(value_enum)]
+    pub agent: crate::hook::Agent,
+    /// Your own settings, for every project (the default): ~/.claude/settings.json,
+    /// $CODEX_HOME/hooks.json (~/.codex/hooks.json), ~/.gemini/settings.json.
+    #[arg(long)]
+    pub user: bool,
+    /// This project's shared settings: .claude/settings.json, .codex/hooks.json,
+    /// .gemini/settings.json in the current directory.
+    #[arg(long)]
+    pub project: bool,
+    /// This project's settings that stay out of git (Claude Code's
+    /// .claude/settings.local.json).
+    #[arg(long)]
+    pub local: bool,
+    /// This settings file (e.g. one passed to `claude --settings`).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 /// sysexits(3) codes used by openfeedback, plus the decision codes.
 pub mod code {
     pub const APPROVED: u8 = 0;
+    /// Success of a command that is not a decision: `init`, `hook install`, and every answer
+    /// `hook <agent>` gives once it understood the event (see `hook`'s module comment).
+    pub const SUCCESS: u8 = 0;
     pub const REJECTED: u8 = 1;
     pub const TIMEOUT: u8 = 2;
     /// Command line usage error (clap's own errors are remapped here).

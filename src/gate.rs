@@ -23,7 +23,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::answer::{Answer, Decision};
 use crate::provider::{Closing, Provider, ProviderError, ProviderName, Ticket, TicketEvent};
-use crate::request::Request;
+use crate::request::{Notice, Request};
 
 /// An ordered chain of providers with an escalation interval.
 pub struct Gate {
@@ -144,6 +144,21 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// Deliver `notice` on the first provider of the chain that accepts it (no waiting, no
+    /// answer). Errors only when every provider refused or failed; the error is the last one.
+    pub async fn notify(&self, notice: &Notice) -> Result<ProviderName, ProviderError> {
+        let mut last_error = None;
+        for provider in &self.chain {
+            match provider.notify(notice).await {
+                Ok(()) => return Ok(provider.name()),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.expect("a gate has at least one provider"))
+    }
+}
+
 enum Hop {
     Silent,
     Failed(ProviderError),
@@ -154,7 +169,7 @@ mod tests {
     use super::*;
     use crate::answer::Person;
     use crate::provider::{Reply, TicketHandle};
-    use crate::request::{Body, Origin, Verdict};
+    use crate::request::{Body, Notice, Origin, Verdict};
     use std::sync::Mutex;
 
     /// A provider whose behaviour is a script: answer after a delay, fail, or stay silent.
@@ -366,6 +381,63 @@ mod tests {
         let answer = gate.ask(request(100), cancel).await.unwrap();
         assert_eq!(answer.decision, Decision::Cancelled);
         assert_eq!(*closed.lock().unwrap(), vec![Closing::Cancelled]);
+    }
+
+    /// Accepts notices (or refuses them, like a provider without a place for them).
+    struct Noticing {
+        name: ProviderName,
+        accepts: bool,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Provider for Noticing {
+        fn name(&self) -> ProviderName {
+            self.name
+        }
+
+        fn open(&self, _request: Arc<Request>) -> Ticket {
+            Ticket::pair().0
+        }
+
+        fn notify<'a>(&'a self, notice: &'a Notice) -> crate::provider::Delivery<'a> {
+            Box::pin(async move {
+                if !self.accepts {
+                    return Err(ProviderError::new(self.name, "down", false));
+                }
+                self.seen.lock().unwrap().push(notice.title.clone());
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn notices_go_to_the_first_provider_that_takes_them() {
+        let notice = Notice {
+            title: "idle".into(),
+            body: Body::Text("waiting".into()),
+            origin: Origin::default(),
+        };
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let down: Arc<dyn Provider> = Arc::new(Noticing {
+            name: ProviderName::Telegram,
+            accepts: false,
+            seen: seen.clone(),
+        });
+        let up: Arc<dyn Provider> = Arc::new(Noticing {
+            name: ProviderName::Discord,
+            accepts: true,
+            seen: seen.clone(),
+        });
+        let gate = Gate::new(vec![down.clone(), up], None);
+        assert_eq!(gate.notify(&notice).await.unwrap(), ProviderName::Discord);
+        assert_eq!(*seen.lock().unwrap(), ["idle"]);
+
+        // A provider that has no notices at all (the trait's default) refuses them.
+        let (silent, _) = provider(ProviderName::Web, Script::Silent);
+        let gate = Gate::new(vec![down, silent], None);
+        let error = gate.notify(&notice).await.unwrap_err();
+        assert_eq!(error.provider, ProviderName::Web);
+        assert!(error.message.contains("cannot deliver notices"));
     }
 
     fn secs(n: u64) -> Duration {

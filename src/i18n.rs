@@ -91,6 +91,10 @@ pub struct Messages {
     pub reason_label: &'static str,
     /// Button that reopens the reason form.
     pub add_reason: &'static str,
+    /// The footer of a notice (a message that needs no answer).
+    pub sent_from: &'static str,
+    /// The extra button of an agent's permission request that also adds a standing rule.
+    pub always_allow: &'static str,
 }
 
 static EN: Messages = Messages {
@@ -136,6 +140,8 @@ static EN: Messages = Messages {
     reason_title: "Why reject?",
     reason_label: "Reason (optional)",
     add_reason: "✍️ Add a reason",
+    sent_from: "From {host} in {directory}",
+    always_allow: "✅ Always allow {what}",
 };
 
 static ZH_CN: Messages = Messages {
@@ -181,6 +187,8 @@ static ZH_CN: Messages = Messages {
     reason_title: "为什么拒绝？",
     reason_label: "原因（可选）",
     add_reason: "✍️ 补充原因",
+    sent_from: "来自 {host}，目录 {directory}",
+    always_allow: "✅ 始终允许 {what}",
 };
 
 static ZH_TW: Messages = Messages {
@@ -226,6 +234,8 @@ static ZH_TW: Messages = Messages {
     reason_title: "為什麼拒絕？",
     reason_label: "原因（選填）",
     add_reason: "✍️ 補充原因",
+    sent_from: "來自 {host}，目錄 {directory}",
+    always_allow: "✅ 一律允許 {what}",
 };
 
 /// Fill `{name}` placeholders in `template` from `values`.
@@ -291,6 +301,8 @@ mod tests {
             ("reason_title", m.reason_title),
             ("reason_label", m.reason_label),
             ("add_reason", m.add_reason),
+            ("sent_from", m.sent_from),
+            ("always_allow", m.always_allow),
         ]
     }
 

@@ -5,11 +5,13 @@
 //! Both go through one [`gate::Gate`] over a chain of [`provider::Provider`]s.
 
 pub mod answer;
+pub mod ask;
 pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod gate;
+pub mod hook;
 pub mod http;
 pub mod i18n;
 pub mod init;
@@ -19,6 +21,7 @@ pub mod patterns;
 pub mod provider;
 pub mod providers;
 pub mod request;
+pub mod rules;
 pub mod run;
 pub mod secret;
 pub mod send;

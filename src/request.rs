@@ -109,6 +109,15 @@ impl Origin {
     }
 }
 
+/// A message for the human that needs no answer (an agent's notification): no buttons, no
+/// deadline, nothing to withdraw.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub title: String,
+    pub body: Body,
+    pub origin: Origin,
+}
+
 /// An approval request.
 #[derive(Debug, Clone)]
 pub struct Request {

@@ -19,6 +19,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Send(args) => runtime()?.block_on(crate::send::send(args, &source)),
         Command::Wrap(args) => crate::wrap::run(args, &source),
         Command::Patterns(args) => crate::patterns::command::run(&args),
+        Command::Hook(args) => crate::hook::run(args, &source),
+        Command::Rules(args) => crate::rules::command::run(&args, &source),
     }
 }
 

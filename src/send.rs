@@ -1,15 +1,12 @@
 //! `openfeedback send`: one request, one answer, one JSON object on stdout.
 
 use std::io::{Read, Write};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::answer::{Decision, Outcome};
 use crate::cli::SendArgs;
 use crate::config::{Plan, Source};
 use crate::error::Error;
-use crate::gate::Gate;
-use crate::provider::{Closing, ProviderName};
+use crate::provider::ProviderName;
 use crate::request::{Body, Choice, Origin, Request, Verdict};
 
 pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
@@ -33,41 +30,20 @@ pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
         }
         plan.web.listen = listen;
     }
-    let stop = crate::signal::stop_signals()
-        .map_err(|e| Error::Internal(format!("cannot watch signals: {e}")))?;
-    let gate = Gate::new(crate::providers::build(&plan)?, plan.escalate_after);
 
     let mut request = Request::new(args.title, body, Origin::here(args.label), plan.timeout);
     request.reject_feedback_timeout = plan.reject_feedback_timeout;
     request.choices = approve_reject(&plan);
-    let request = Arc::new(request);
+    let asked = crate::ask::ask(&plan, request, "send").await?;
 
-    let started = Instant::now();
-    let stopped = std::sync::Mutex::new(None);
-    let cancel = async {
-        let signal = stop.await;
-        *stopped.lock().expect("stop cell") = Some(signal);
-        Closing::Cancelled
-    };
-    let answer = gate.ask(request.clone(), cancel).await?;
-    let outcome = Outcome::of(&request, &answer);
-    audit(
-        &plan,
-        &request,
-        &answer,
-        outcome.as_ref(),
-        started.elapsed(),
-    );
-
-    if answer.decision == Decision::Cancelled {
-        let signal = stopped
-            .lock()
-            .expect("stop cell")
-            .unwrap_or(crate::signal::Stop::Terminate);
+    if asked.answer.decision == crate::answer::Decision::Cancelled {
         crate::log::info("request withdrawn: interrupted");
+        let signal = asked.stopped.unwrap_or(crate::signal::Stop::Terminate);
         return Ok(signal.exit_code());
     }
-    let outcome = outcome.expect("every decision but a cancel has an outcome");
+    let outcome = asked
+        .outcome()
+        .expect("every decision but a cancel has an outcome");
     let mut stdout = std::io::stdout().lock();
     let line = serde_json::to_string(&outcome).map_err(|e| Error::Internal(e.to_string()))?;
     // A closed stdout (the caller went away) does not change the decision's exit code.
@@ -111,44 +87,4 @@ fn read_body(args: &SendArgs) -> Result<Body, Error> {
         path: path.clone(),
         source,
     })
-}
-
-fn audit(
-    plan: &Plan,
-    request: &Request,
-    answer: &crate::answer::Answer,
-    outcome: Option<&Outcome>,
-    waited: Duration,
-) {
-    let Some(path) = &plan.audit_file else { return };
-    let decision = outcome.map_or("cancelled", |o| match o.decision {
-        crate::answer::DecisionField::Approved => "approved",
-        crate::answer::DecisionField::Rejected => "rejected",
-        crate::answer::DecisionField::Timeout => "timeout",
-    });
-    let by = answer.by.clone().unwrap_or_default();
-    let record = crate::audit::SendRecord {
-        kind: "send",
-        request_id: request.id.as_str(),
-        title: &request.title,
-        decision,
-        user: &by.name,
-        user_id: &by.id,
-        feedback: answer.feedback.as_deref(),
-        provider: answer.provider.map(ProviderName::as_str),
-        escalated_from: answer.escalated_from.map(ProviderName::as_str),
-        chain: plan.chain.iter().map(|p| p.as_str()).collect(),
-        body_chars: request.body.text().chars().count(),
-        created: humantime::format_rfc3339_seconds(request.created).to_string(),
-        decided: humantime::format_rfc3339_seconds(answer.at).to_string(),
-        wait_ms: waited.as_millis(),
-        host: &request.origin.host,
-        directory: &request.origin.directory,
-    };
-    if let Err(e) = crate::audit::append(path, &record) {
-        crate::log::warn(&format!(
-            "cannot write the audit log {}: {e}",
-            path.display()
-        ));
-    }
 }

@@ -16,6 +16,12 @@ pub struct RawConfig {
     pub discord: Option<Spanned<RawDiscord>>,
     pub web: Option<RawWeb>,
     pub logging: Option<RawLogging>,
+    pub hook: Option<RawHook>,
+    /// Answer rules (`[[rule]]`), see `crate::rules`.
+    #[serde(default)]
+    pub rule: Vec<Spanned<crate::rules::RawRule>>,
+    /// `[rules] disable_builtin = [...]`.
+    pub rules: Option<Spanned<crate::rules::RawRulesSection>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,4 +82,11 @@ pub struct RawWeb {
 #[serde(deny_unknown_fields)]
 pub struct RawLogging {
     pub audit_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHook {
+    pub on_timeout: Option<Spanned<String>>,
+    pub on_error: Option<Spanned<String>>,
 }

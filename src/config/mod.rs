@@ -12,7 +12,8 @@ pub mod template;
 
 pub use error::ConfigError;
 pub use settings::{
-    DiscordSettings, Plan, Settings, Snowflake, TelegramSettings, TrustedUsers, WebSettings,
+    DiscordSettings, HookFallback, HookSettings, Plan, Settings, Snowflake, TelegramSettings,
+    TrustedUsers, WebSettings,
 };
 
 use std::path::{Path, PathBuf};

@@ -31,6 +31,9 @@ pub struct Settings {
     pub escalate_after: Option<Duration>,
     pub audit_file: Option<PathBuf>,
     pub web: WebSettings,
+    pub hook: HookSettings,
+    /// `[[rule]]` entries and `[rules]`, validated.
+    pub rules: crate::rules::ConfigRules,
     raw: RawConfig,
     text: String,
     telegram_token_env: Option<String>,
@@ -87,6 +90,25 @@ pub struct WebSettings {
     pub listen: SocketAddr,
     /// When set, printed URLs use this base (a tunnel's address) instead of `listen`.
     pub public_url: Option<String>,
+}
+
+/// What `openfeedback hook` answers when the human gave no decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HookFallback {
+    /// No decision: the agent shows its own permission dialog (the default).
+    #[default]
+    Ask,
+    /// Deny the tool call, with a message saying why.
+    Deny,
+}
+
+/// The `[hook]` section. There is deliberately no way to allow on a timeout or an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HookSettings {
+    /// When nobody answered before the deadline.
+    pub on_timeout: HookFallback,
+    /// When no provider could deliver the request (network down, bad token).
+    pub on_error: HookFallback,
 }
 
 impl Default for WebSettings {
@@ -236,6 +258,34 @@ impl Settings {
             }
         }
 
+        let fallback = |value: &Option<Spanned<String>>, key: &str| match value {
+            None => Ok(HookFallback::Ask),
+            Some(v) => match v.get_ref().trim() {
+                "ask" => Ok(HookFallback::Ask),
+                "deny" => Ok(HookFallback::Deny),
+                "allow" | "approve" => Err(fail(
+                    v.span(),
+                    key,
+                    "cannot be \"allow\": openfeedback never allows a tool call nobody approved \
+                     (use \"ask\" to fall back to the agent's own dialog, or \"deny\")"
+                        .into(),
+                )),
+                other => Err(fail(
+                    v.span(),
+                    key,
+                    format!("unknown value {other:?} (expected \"ask\" or \"deny\")"),
+                )),
+            },
+        };
+        let hook = match &raw.hook {
+            Some(section) => HookSettings {
+                on_timeout: fallback(&section.on_timeout, "hook.on_timeout")?,
+                on_error: fallback(&section.on_error, "hook.on_error")?,
+            },
+            None => HookSettings::default(),
+        };
+        let rules = crate::rules::compile_config_rules(&raw.rule, raw.rules.as_ref(), text, path)?;
+
         Ok(Settings {
             path: path.map(Path::to_owned),
             default_provider,
@@ -246,6 +296,8 @@ impl Settings {
             escalate_after,
             audit_file,
             web,
+            hook,
+            rules,
             text: text.to_owned(),
             raw,
             telegram_token_env: env(TELEGRAM_TOKEN_ENV),
@@ -554,7 +606,7 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
         .iter()
         .rev()
         .find_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')))
-        .map(|t| t.trim().to_owned());
+        .map(|t| t.trim_matches(['[', ']']).trim().to_owned());
     Some(match table {
         Some(table) => format!("{table}.{key}"),
         None => key.to_owned(),

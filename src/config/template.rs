@@ -42,6 +42,26 @@ trusted_user_ids = []
 # listen = "127.0.0.1:0"                  # address of the local approval page
 # public_url = "https://example.trycloudflare.com"  # printed instead, e.g. a tunnel
 
+# [hook]
+# What `openfeedback hook` answers an agent when nobody answered in time (on_timeout) or no
+# provider could be reached (on_error): "ask" (no decision: the agent shows its own dialog) or
+# "deny". A timeout never allows.
+# on_timeout = "ask"
+# on_error = "ask"
+
 [logging]
 # audit_file = "~/.local/share/openfeedback/audit.jsonl"   # "" turns the audit log off
+
+# --- Answer rules (optional): routine prompts answered without paging anyone ---
+# Reject beats ask beats approve; a command line is approved only if every command in it is.
+# Try them with `openfeedback rules test "npm test && git status" --agent aider`.
+# [[rule]]
+# name = "tests"
+# action = "approve"                       # "approve", "reject" (with `message`) or "ask"
+# agent = "aider"                          # optional filters: agent, pattern, kind, question
+# kind = "shell"
+# command = ["npm test", "npm run lint *", "git status"]   # or path = [...], host = [...]
+#
+# [rules]
+# disable_builtin = []                     # built-in guards to turn off, by id (rules list)
 "#;

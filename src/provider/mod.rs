@@ -15,12 +15,14 @@ pub mod telegram;
 pub mod web;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::answer::Person;
-use crate::request::{Request, Verdict};
+use crate::request::{Notice, Request, Verdict};
 
 /// The providers openfeedback knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -177,10 +179,21 @@ impl Ticket {
     }
 }
 
+/// The delivery of a [`Notice`]: done once the channel accepted it.
+pub type Delivery<'a> = Pin<Box<dyn Future<Output = Result<(), ProviderError>> + Send + 'a>>;
+
 /// A channel that can carry requests.
 pub trait Provider: Send + Sync {
     fn name(&self) -> ProviderName;
 
     /// Deliver `request` and start listening for its answer.
     fn open(&self, request: Arc<Request>) -> Ticket;
+
+    /// Deliver `notice`: a message with no buttons that needs no answer. A provider with no
+    /// place to show one refuses it (the default), and the gate tries the next.
+    fn notify<'a>(&'a self, notice: &'a Notice) -> Delivery<'a> {
+        let _ = notice;
+        let name = self.name();
+        Box::pin(async move { Err(ProviderError::new(name, "cannot deliver notices", true)) })
+    }
 }

@@ -27,13 +27,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::ask::{self, Asked, Heard, Shape};
+use super::edge::{Change, Edge};
 use super::output::Output;
 use super::prompt::{Detect, Prompt, ScreenView, Step};
 use super::record::{self, Place, Result as Outcome, WrapRecord};
 use super::screen::{self, Settled};
 use super::typed::Keys;
 use super::writer::Job;
-use crate::answer::{Answer, Decision};
+use crate::answer::Decision;
 use crate::cli::OnTimeout;
 use crate::gate::Gate;
 use crate::provider::{Closing, ProviderName};
@@ -46,46 +47,6 @@ const MAX_STEPS: usize = 64;
 const STEP_PATIENCE: Duration = Duration::from_secs(5);
 /// How long the end of the session waits for withdrawn requests to be cleaned up.
 const RETIRE_PATIENCE: Duration = Duration::from_secs(20);
-
-/// Tracks which prompt is on screen and reports its edges.
-#[derive(Debug, Default)]
-pub struct Edge {
-    shown: Option<u64>,
-}
-
-/// What changed on screen.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Change {
-    Nothing,
-    /// A prompt appeared where there was none.
-    Appeared(Prompt),
-    /// Another prompt took the place of the one shown.
-    Replaced(Prompt),
-    /// The prompt shown went away.
-    Gone,
-}
-
-impl Edge {
-    /// `detected` on a screen that is `quiet` (not mid-redraw) or not.
-    pub fn observe(&mut self, detected: Option<Prompt>, quiet: bool) -> Change {
-        match (self.shown, detected) {
-            (None, Some(p)) => {
-                self.shown = Some(p.fingerprint);
-                Change::Appeared(p)
-            }
-            (Some(shown), Some(p)) if shown == p.fingerprint => Change::Nothing,
-            (Some(_), Some(p)) => {
-                self.shown = Some(p.fingerprint);
-                Change::Replaced(p)
-            }
-            (Some(_), None) if quiet => {
-                self.shown = None;
-                Change::Gone
-            }
-            (_, None) => Change::Nothing,
-        }
-    }
-}
 
 /// Settings of the bridge, from the command line and the config.
 pub struct Config {
@@ -101,7 +62,21 @@ pub struct Config {
     pub title: bool,
     /// The test hook: panic on the first settled screen (see the module docs of `wrap`).
     pub test_panic: bool,
+    /// Answer rules; `None` when none are loaded.
+    pub rules: Option<crate::rules::Policy>,
+    /// `--dry-run-rules`: page the human anyway, saying what the rules would have done.
+    pub dry_run_rules: bool,
 }
+
+/// How long the terminal title shows an automatic answer.
+const RULE_TITLE_FOR: Duration = Duration::from_secs(4);
+/// The same prompt answered by the rules this many times within [`LOOP_WINDOW`] is paged
+/// instead: an agent that keeps asking again after a rejection needs a human.
+const LOOP_LIMIT: usize = 3;
+const LOOP_WINDOW: Duration = Duration::from_secs(300);
+
+/// Resizes the agent's terminal to (rows, cols).
+pub type Resize = Box<dyn FnMut((u16, u16)) + Send>;
 
 /// How the session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +122,8 @@ pub struct Bridge {
     detector: Box<dyn Detect>,
     gate: Arc<Gate>,
     config: Config,
-    agent: super::pty::Agent,
+    /// Resizes the agent's terminal to (rows, cols); it owns the PTY master.
+    resize: Resize,
     screen: Sender<screen::Input>,
     writer: Sender<Job>,
     output: Arc<Output>,
@@ -156,6 +132,10 @@ pub struct Bridge {
     retiring: JoinSet<()>,
     title_shown: bool,
     agent_title: Option<String>,
+    /// The title shows an automatic answer until then.
+    flash_until: Option<tokio::time::Instant>,
+    /// Recent automatic answers: (what was asked, when).
+    answered_by_rules: Vec<(u64, Instant)>,
 }
 
 enum Event {
@@ -165,6 +145,7 @@ enum Event {
     Exited(u8),
     Stop(Stop),
     Resized,
+    FlashOver,
 }
 
 impl Bridge {
@@ -173,7 +154,7 @@ impl Bridge {
         detector: Box<dyn Detect>,
         gate: Arc<Gate>,
         config: Config,
-        agent: super::pty::Agent,
+        resize: Resize,
         screen: Sender<screen::Input>,
         writer: Sender<Job>,
         output: Arc<Output>,
@@ -182,7 +163,7 @@ impl Bridge {
             detector,
             gate,
             config,
-            agent,
+            resize,
             screen,
             writer,
             output,
@@ -191,6 +172,8 @@ impl Bridge {
             retiring: JoinSet::new(),
             title_shown: false,
             agent_title: None,
+            flash_until: None,
+            answered_by_rules: Vec::new(),
         }
     }
 
@@ -220,14 +203,19 @@ impl Bridge {
                 Some(h) = heard.recv() => Event::Heard(h),
                 asked = wait_pending(&mut self.pending) => Event::Asked(asked),
                 Some(()) = next_resize(&mut resized) => Event::Resized,
+                () = flash_over(self.flash_until) => Event::FlashOver,
             };
             match event {
                 Event::Exited(code) => return End::Exited(code),
                 Event::Stop(signal) => return End::Stopped(signal),
-                Event::Screen(settled) => self.on_screen(settled),
+                Event::Screen(settled) => self.on_screen(settled).await,
                 Event::Heard(heard) => self.on_heard(heard),
                 Event::Asked(asked) => self.on_asked(asked).await,
                 Event::Resized => self.on_resize(),
+                Event::FlashOver => {
+                    self.flash_until = None;
+                    self.clear_title();
+                }
             }
         }
     }
@@ -249,12 +237,12 @@ impl Bridge {
 
     fn on_resize(&mut self) {
         if let Some(size) = super::terminal::size() {
-            self.agent.resize(size);
+            (self.resize)(size);
             let _ = self.screen.send(screen::Input::Resize(size.0, size.1));
         }
     }
 
-    fn on_screen(&mut self, settled: Settled) {
+    async fn on_screen(&mut self, settled: Settled) {
         assert!(
             !self.config.test_panic,
             "{}=after-start: the test hook panics here",
@@ -266,10 +254,10 @@ impl Bridge {
         let detected = self.detector.detect(&settled.view);
         match self.edge.observe(detected, settled.quiet) {
             Change::Nothing => {}
-            Change::Appeared(prompt) => self.fire(prompt, &settled.view),
+            Change::Appeared(prompt) => self.fire(prompt, &settled.view).await,
             Change::Replaced(prompt) => {
                 self.withdraw(Withdrawal::Local);
-                self.fire(prompt, &settled.view);
+                self.fire(prompt, &settled.view).await;
             }
             Change::Gone => self.withdraw(Withdrawal::Local),
         }
@@ -292,8 +280,12 @@ impl Bridge {
             pending.request.id
         ));
         pending.posted.get_or_insert((at, provider));
+        let question = pending.prompt.question.clone();
+        if self.flash_until.take().is_some() {
+            self.clear_title();
+        }
         if self.config.title && !self.title_shown {
-            let bytes = super::title::pending(&pending.prompt.question);
+            let bytes = super::title::pending(&question);
             self.output.inject(&bytes);
             self.title_shown = true;
             super::terminal::note_title_pushed(true);
@@ -309,8 +301,139 @@ impl Bridge {
         }
     }
 
-    fn fire(&mut self, prompt: Prompt, screen: &ScreenView) {
-        let request = Arc::new(ask::request(&prompt, screen, &self.config.shape));
+    /// A prompt appeared: answer it by the rules, or page a human.
+    async fn fire(&mut self, prompt: Prompt, screen: &ScreenView) {
+        let judged = self.config.rules.as_ref().map(|policy| {
+            let decision = policy.decide(&prompt);
+            let title = decision.title(policy, &prompt);
+            let note = decision.dry_run_note(policy);
+            let record = decision.record(policy, self.config.dry_run_rules);
+            (decision, record, title, note)
+        });
+        let Some((decision, record, title, note)) = judged else {
+            self.page(prompt, screen, None, None);
+            return;
+        };
+        crate::log::info(&format!(
+            "prompt {} judged by the rules: {}{}",
+            prompt.pattern,
+            decision.action,
+            if decision.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", decision.reason)
+            }
+        ));
+        let mut note = self.config.dry_run_rules.then_some(note);
+        if decision.is_automatic() && !self.config.dry_run_rules {
+            if self.looping(&prompt) {
+                let why = format!(
+                    "the rules answered this same prompt {LOOP_LIMIT} times within {} minutes: \
+                     asking a human instead",
+                    LOOP_WINDOW.as_secs() / 60
+                );
+                crate::log::warn(&why);
+                note = Some(format!("[rules] {why}"));
+            } else {
+                let settled = self
+                    .answer_by_rule(&prompt, screen, &decision, record.clone(), title)
+                    .await;
+                if settled {
+                    return;
+                }
+                crate::log::warn("the rule's answer could not be typed: asking a human instead");
+            }
+        }
+        self.page(prompt, screen, Some(record), note);
+    }
+
+    /// Whether the rules already answered this same prompt (pattern, question, subject)
+    /// [`LOOP_LIMIT`] times lately; records this time otherwise.
+    fn looping(&mut self, prompt: &Prompt) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&prompt.pattern, &prompt.question, &prompt.subject).hash(&mut hasher);
+        let key = hasher.finish();
+        let now = Instant::now();
+        self.answered_by_rules
+            .retain(|(_, at)| now.duration_since(*at) < LOOP_WINDOW);
+        let seen = self
+            .answered_by_rules
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .count();
+        if seen >= LOOP_LIMIT {
+            return true;
+        }
+        self.answered_by_rules.push((key, now));
+        false
+    }
+
+    /// Type the rules' answer; whether the prompt is settled (typed, or gone meanwhile).
+    async fn answer_by_rule(
+        &mut self,
+        prompt: &Prompt,
+        screen: &ScreenView,
+        decision: &crate::rules::Decision,
+        fired: crate::rules::Fired,
+        title: Option<String>,
+    ) -> bool {
+        let detected = Instant::now();
+        // The request a human would get: its context is hashed in the record.
+        let request = ask::request(prompt, screen, &self.config.shape);
+        let mut record = self.draft(prompt, &request);
+        record.request_id = None;
+        record.answered_at = Place::Rule;
+        record.rule = Some(fired);
+        let choice = decision.choice.clone().unwrap_or_default();
+        let verdict = if decision.action == crate::rules::Action::Approve {
+            Verdict::Approve
+        } else {
+            Verdict::Reject
+        };
+        self.type_answer(
+            prompt,
+            &mut record,
+            &choice,
+            verdict,
+            decision.feedback.as_deref(),
+        )
+        .await;
+        record.wait_ms = detected.elapsed().as_millis();
+        let settled = matches!(record.result, Outcome::Typed | Outcome::Stale);
+        record::append(self.config.audit_file.as_deref(), &record);
+        if record.result == Outcome::Typed
+            && self.config.title
+            && let Some(text) = title
+        {
+            self.clear_title();
+            self.output.inject(&super::title::note(&text));
+            self.title_shown = true;
+            super::terminal::note_title_pushed(true);
+            self.flash_until = Some(tokio::time::Instant::now() + RULE_TITLE_FOR);
+        }
+        settled
+    }
+
+    /// Page a human about `prompt`; `rule` is what the rules said, `note` is added to the
+    /// message (`--dry-run-rules`).
+    fn page(
+        &mut self,
+        prompt: Prompt,
+        screen: &ScreenView,
+        rule: Option<crate::rules::Fired>,
+        note: Option<String>,
+    ) {
+        let mut request = ask::request(&prompt, screen, &self.config.shape);
+        if let Some(note) = note {
+            let text = format!(
+                "{}\n\n{}",
+                request.body.text(),
+                super::redact::redact(&note)
+            );
+            request.body = crate::request::Body::Terminal(text);
+        }
+        let request = Arc::new(request);
         crate::log::info(&format!(
             "prompt {} detected: {:?}; request {}{}",
             prompt.pattern,
@@ -329,7 +452,8 @@ impl Bridge {
             self.config.grace,
             cancelled,
         ));
-        let draft = self.draft(&prompt, &request);
+        let mut draft = self.draft(&prompt, &request);
+        draft.rule = rule;
         self.pending = Some(Pending {
             prompt,
             request,
@@ -372,6 +496,7 @@ impl Bridge {
             label: origin.label.clone(),
             host: origin.host.clone(),
             directory: origin.directory.clone(),
+            rule: None,
         }
     }
 
@@ -457,8 +582,14 @@ impl Bridge {
                         pending.request.id,
                         answer.provider.map_or("?", ProviderName::as_str)
                     ));
-                    self.type_answer(&pending, &mut record, &choice, verdict, &answer)
-                        .await;
+                    self.type_answer(
+                        &pending.prompt,
+                        &mut record,
+                        &choice,
+                        verdict,
+                        answer.feedback.as_deref(),
+                    )
+                    .await;
                 }
                 Decision::TimedOut => {
                     record.answered_at = Place::Timeout;
@@ -487,8 +618,14 @@ impl Bridge {
                             })
                             .map(|c| c.id.clone())
                             .unwrap_or_default();
-                        self.type_answer(&pending, &mut record, &choice, verdict, &answer)
-                            .await;
+                        self.type_answer(
+                            &pending.prompt,
+                            &mut record,
+                            &choice,
+                            verdict,
+                            answer.feedback.as_deref(),
+                        )
+                        .await;
                     } else {
                         crate::log::info(&format!(
                             "request {} timed out; the prompt is left for the keyboard",
@@ -503,17 +640,16 @@ impl Bridge {
         record::append(self.config.audit_file.as_deref(), &record);
     }
 
-    /// Type `choice` if the prompt is still on screen.
+    /// Type `choice` (with `feedback` where it takes some) if the prompt is still on screen.
     async fn type_answer(
         &mut self,
-        pending: &Pending,
+        prompt: &Prompt,
         record: &mut WrapRecord,
         choice: &str,
         verdict: Verdict,
-        answer: &Answer,
+        feedback: Option<&str>,
     ) {
         let answered = Instant::now();
-        let prompt = &pending.prompt;
         // The answer's choice may be a plain "y" (a reply with a note) the prompt does not
         // offer under that id: take the prompt's first choice with the same verdict.
         let Some(choice) = prompt
@@ -548,7 +684,6 @@ impl Bridge {
             return;
         }
 
-        let feedback = answer.feedback.as_deref();
         record.feedback_chars = feedback.map(|f| f.chars().count());
         let mut plan = self.detector.plan(prompt, &choice, feedback);
         let mut keys = Keys::default();
@@ -625,39 +760,7 @@ impl Bridge {
 
 /// The record of `pending` with what `asked` says about who answered and when.
 fn finish_draft(pending: &mut Pending, asked: &Asked) -> WrapRecord {
-    let mut record = std::mem::replace(
-        &mut pending.draft,
-        WrapRecord {
-            kind: "wrap",
-            request_id: None,
-            pattern: String::new(),
-            agent: String::new(),
-            prompt_kind: None,
-            question: String::new(),
-            context_sha256: String::new(),
-            context_chars: 0,
-            answered_at: Place::Nowhere,
-            result: Outcome::Withdrawn,
-            provider: None,
-            escalated_from: None,
-            user: None,
-            user_id: None,
-            choice: None,
-            verdict: None,
-            keys: None,
-            feedback_chars: None,
-            abort_reason: None,
-            paged: false,
-            detected: String::new(),
-            detected_to_posted_ms: None,
-            answered_to_typed_ms: None,
-            wait_ms: 0,
-            command: String::new(),
-            label: None,
-            host: String::new(),
-            directory: String::new(),
-        },
-    );
+    let mut record = std::mem::take(&mut pending.draft);
     record.wait_ms = pending.detected_at.elapsed().as_millis();
     record.paged = !matches!(asked, Asked::Unasked);
     if let Some((at, provider)) = pending.posted {
@@ -694,6 +797,14 @@ async fn wait_pending(pending: &mut Option<Pending>) -> Asked {
     }
 }
 
+/// Fires when the title's automatic-answer note has been shown long enough. Cancel-safe.
+async fn flash_over(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_resize(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
     match signal {
         Some(s) => s.recv().await,
@@ -703,49 +814,349 @@ async fn next_resize(signal: &mut Option<tokio::signal::unix::Signal>) -> Option
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::wrap::prompt::PromptChoice;
+    //! The bridge driven without a terminal: the test plays the screen thread (settled screens,
+    //! snapshots), the PTY writer (acknowledging jobs) and the human (a scripted provider).
 
-    fn prompt(fingerprint: u64) -> Prompt {
-        Prompt {
-            pattern: "t/p".into(),
-            agent: "t".into(),
-            kind: None,
-            question: "ok?".into(),
-            subject: None,
-            context: String::new(),
-            choices: vec![PromptChoice {
-                id: "y".into(),
-                label: "Yes".into(),
-                verdict: Verdict::Approve,
-                asks_reason: false,
-            }],
-            fingerprint,
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::answer::Person;
+    use crate::provider::{Provider, Reply, Ticket, TicketEvent, TicketHandle};
+    use crate::request::Origin;
+    use crate::wrap::prompt::{AnswerPlan, PromptChoice};
+
+    const QUESTION: &str = "Proceed? [y/n]";
+
+    struct Detector;
+
+    /// Steps popped from the end.
+    struct Keys(Vec<Step>);
+
+    impl AnswerPlan for Keys {
+        fn next(&mut self, _: &ScreenView) -> Step {
+            self.0.pop().unwrap_or(Step::Done)
         }
     }
 
-    #[test]
-    fn edges_fire_once_and_disappear_only_when_quiet() {
-        let mut edge = Edge::default();
-        assert_eq!(edge.observe(None, true), Change::Nothing);
-        assert_eq!(
-            edge.observe(Some(prompt(1)), false),
-            Change::Appeared(prompt(1))
+    impl Detect for Detector {
+        fn detect(&mut self, screen: &ScreenView) -> Option<Prompt> {
+            screen.rows.iter().any(|r| r == QUESTION).then(|| Prompt {
+                pattern: "test/yn".into(),
+                agent: "test".into(),
+                kind: None,
+                question: QUESTION.into(),
+                subject: None,
+                context: format!("token=hunter2\n{QUESTION}"),
+                choices: ["y", "n"]
+                    .iter()
+                    .map(|id| PromptChoice {
+                        id: (*id).into(),
+                        label: (*id).into(),
+                        verdict: if *id == "y" {
+                            Verdict::Approve
+                        } else {
+                            Verdict::Reject
+                        },
+                        asks_reason: false,
+                    })
+                    .collect(),
+                fingerprint: 7,
+            })
+        }
+
+        fn plan(&self, _: &Prompt, choice: &str, _: Option<&str>) -> Box<dyn AnswerPlan> {
+            Box::new(Keys(vec![
+                Step::Write(b"\r".to_vec()),
+                Step::Settle,
+                Step::Write(choice.as_bytes().to_vec()),
+            ]))
+        }
+    }
+
+    /// Posts, then answers `y` after `answer_after` (or never); records how it was closed.
+    struct Human {
+        answer_after: Option<Duration>,
+        closed: Arc<Mutex<Vec<Closing>>>,
+    }
+
+    impl Provider for Human {
+        fn name(&self) -> ProviderName {
+            ProviderName::Telegram
+        }
+
+        fn open(&self, _request: Arc<Request>) -> Ticket {
+            let (ticket, TicketHandle { events, mut close }) = Ticket::pair();
+            let answer_after = self.answer_after;
+            let closed = self.closed.clone();
+            tokio::spawn(async move {
+                let _ = events.send(TicketEvent::Posted).await;
+                let answer = async {
+                    match answer_after {
+                        Some(after) => tokio::time::sleep(after).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = answer => {
+                        let reply = Reply {
+                            choice: "y".into(),
+                            verdict: Verdict::Approve,
+                            by: Person { name: "ann".into(), id: "7".into() },
+                            feedback: None,
+                        };
+                        let _ = events.send(TicketEvent::Answered(reply)).await;
+                    }
+                    Some((why, done)) = close.recv() => {
+                        closed.lock().unwrap().push(why);
+                        let _ = done.send(());
+                    }
+                }
+                // Stay alive until the gate drops the ticket.
+                while let Some((_, done)) = close.recv().await {
+                    let _ = done.send(());
+                }
+            });
+            ticket
+        }
+    }
+
+    fn screen(rows: &[&str]) -> Settled {
+        Settled {
+            view: ScreenView {
+                rows: rows.iter().map(|r| (*r).to_owned()).collect(),
+                size: (24, 80),
+                ..ScreenView::default()
+            },
+            quiet: true,
+            title: None,
+        }
+    }
+
+    struct Rig {
+        bridge: Bridge,
+        settled: mpsc::UnboundedSender<Settled>,
+        settled_rx: Option<mpsc::UnboundedReceiver<Settled>>,
+        heard_rx: Option<mpsc::UnboundedReceiver<Heard>>,
+        screen_rx: std::sync::mpsc::Receiver<screen::Input>,
+        jobs: std::sync::mpsc::Receiver<Job>,
+        closed: Arc<Mutex<Vec<Closing>>>,
+        dir: tempfile::TempDir,
+    }
+
+    fn rig(answer_after: Option<Duration>) -> Rig {
+        rig_with(answer_after, None)
+    }
+
+    fn rig_with(answer_after: Option<Duration>, rules: Option<crate::rules::Policy>) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let closed = Arc::new(Mutex::new(Vec::new()));
+        let (heard_tx, heard_rx) = mpsc::unbounded_channel();
+        let human: Arc<dyn Provider> = Arc::new(Human {
+            answer_after,
+            closed: closed.clone(),
+        });
+        let gate = Arc::new(Gate::new(ask::observed(vec![human], &heard_tx), None));
+        let (screen_tx, screen_rx) = std::sync::mpsc::channel();
+        let (jobs_tx, jobs) = std::sync::mpsc::channel();
+        let (settled, settled_rx) = mpsc::unbounded_channel();
+        let output = Arc::new(Output::new(
+            std::fs::File::create(dir.path().join("stdout")).unwrap(),
+        ));
+        let config = Config {
+            shape: Shape {
+                origin: Origin::default(),
+                timeout: Duration::from_secs(60),
+                reject_feedback_timeout: Duration::ZERO,
+                context_rows: None,
+            },
+            grace: Duration::ZERO,
+            on_timeout: OnTimeout::Keep,
+            audit_file: Some(dir.path().join("audit.jsonl")),
+            at_the_terminal: "at the terminal".into(),
+            command: "agent".into(),
+            title: true,
+            test_panic: false,
+            rules,
+            dry_run_rules: false,
+        };
+        let bridge = Bridge::new(
+            Box::new(Detector),
+            gate,
+            config,
+            Box::new(|_| {}),
+            screen_tx,
+            jobs_tx,
+            output,
         );
-        assert_eq!(edge.observe(Some(prompt(1)), true), Change::Nothing);
-        // A half-drawn screen during continuous output does not make it disappear.
-        assert_eq!(edge.observe(None, false), Change::Nothing);
-        assert_eq!(edge.observe(Some(prompt(1)), true), Change::Nothing);
+        Rig {
+            bridge,
+            settled,
+            settled_rx: Some(settled_rx),
+            heard_rx: Some(heard_rx),
+            screen_rx,
+            jobs,
+            closed,
+            dir,
+        }
+    }
+
+    impl Rig {
+        fn audit(&self) -> Vec<serde_json::Value> {
+            std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        }
+
+        /// Run the bridge until `exit` fires, playing the screen thread and the PTY writer:
+        /// every snapshot shows `shown`, every write is acknowledged and recorded.
+        async fn run(&mut self, shown: Settled, exit: oneshot::Receiver<u8>) -> Vec<u8> {
+            let screen_rx = std::mem::replace(&mut self.screen_rx, std::sync::mpsc::channel().1);
+            let jobs = std::mem::replace(&mut self.jobs, std::sync::mpsc::channel().1);
+            let typed = Arc::new(Mutex::new(Vec::new()));
+            let sink = typed.clone();
+            std::thread::spawn(move || {
+                while let Ok(screen::Input::Snapshot(tx)) = screen_rx.recv() {
+                    let _ = tx.send(shown.view.clone());
+                }
+            });
+            std::thread::spawn(move || {
+                for job in jobs {
+                    sink.lock().unwrap().extend_from_slice(&job.bytes);
+                    if let Some(done) = job.done {
+                        let _ = done.send(());
+                    }
+                }
+            });
+            let mut exit = exit;
+            let end = self
+                .bridge
+                .run(Inputs {
+                    settled: self.settled_rx.take().unwrap(),
+                    heard: self.heard_rx.take().unwrap(),
+                    exited: &mut exit,
+                    stop: std::future::pending(),
+                    resized: None,
+                })
+                .await;
+            assert_eq!(end, End::Exited(0));
+            self.bridge.finish().await;
+            typed.lock().unwrap().clone()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_remote_answer_is_typed_once_the_prompt_is_verified() {
+        let mut rig = rig(Some(Duration::from_millis(50)));
+        let prompt = screen(&["working", QUESTION]);
+        rig.settled.send(prompt.clone()).unwrap();
+        // A redraw of the same prompt changes nothing.
+        rig.settled.send(prompt.clone()).unwrap();
+        let (exit_tx, exit) = oneshot::channel();
+        let audit = rig.dir.path().join("audit.jsonl");
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                if audit.exists() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = exit_tx.send(0);
+        });
+        let typed = rig.run(prompt, exit).await;
+        assert_eq!(typed, b"y\r", "the plan's writes, in order");
+        let audit = rig.audit();
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        let r = &audit[0];
+        assert_eq!(r["answered_at"], "remote");
+        assert_eq!(r["result"], "typed");
+        assert_eq!(r["keys"], "y ⏎");
+        assert_eq!(r["user"], "ann");
+        assert_eq!(r["pattern"], "test/yn");
+        assert!(rig.closed.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_prompt_that_goes_away_is_withdrawn_as_answered_at_the_terminal() {
+        let mut rig = rig(None);
+        rig.settled.send(screen(&["working", QUESTION])).unwrap();
+        let (exit_tx, exit) = oneshot::channel();
+        let settled = rig.settled.clone();
+        let closed = rig.closed.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            settled
+                .send(screen(&["working", "Proceed? [y/n] y", "ok"]))
+                .unwrap();
+            for _ in 0..200 {
+                if !closed.lock().unwrap().is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = exit_tx.send(0);
+        });
+        let typed = rig.run(screen(&[]), exit).await;
+        assert!(typed.is_empty(), "nothing typed: {typed:?}");
         assert_eq!(
-            edge.observe(Some(prompt(2)), true),
-            Change::Replaced(prompt(2))
+            *rig.closed.lock().unwrap(),
+            vec![Closing::AnsweredElsewhere {
+                place: "at the terminal".into()
+            }]
         );
-        assert_eq!(edge.observe(None, true), Change::Gone);
-        assert_eq!(edge.observe(None, true), Change::Nothing);
-        // The same prompt shown again later is a new instance.
-        assert_eq!(
-            edge.observe(Some(prompt(2)), true),
-            Change::Appeared(prompt(2))
+        let audit = rig.audit();
+        assert_eq!(audit[0]["answered_at"], "terminal");
+        assert_eq!(audit[0]["result"], "local");
+        // The pending title was shown, then restored.
+        let out = std::fs::read(rig.dir.path().join("stdout")).unwrap();
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.contains("approval pending — Proceed? [y/n]"), "{out:?}");
+        assert!(out.ends_with("\x1b[23;2t"), "{out:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_rule_answers_without_paging_and_the_title_says_so() {
+        let settings = crate::config::Settings::parse(
+            Some(std::path::Path::new("/cfg/config.toml")),
+            "[[rule]]\nname = \"yes\"\naction = \"approve\"\nagent = \"test\"\n",
+            &|_| None,
+        )
+        .unwrap();
+        let here = std::env::current_dir().unwrap();
+        let policy = crate::rules::Policy::new(
+            settings.rules,
+            crate::rules::ProjectRules::none(),
+            crate::rules::Context::new(&here, &here),
+        );
+        // The human would answer at once: being paged at all would show in `closed`.
+        let mut rig = rig_with(Some(Duration::ZERO), Some(policy));
+        let prompt = screen(&["working", QUESTION]);
+        rig.settled.send(prompt.clone()).unwrap();
+        let (exit_tx, exit) = oneshot::channel();
+        let audit = rig.dir.path().join("audit.jsonl");
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                if audit.exists() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = exit_tx.send(0);
+        });
+        let typed = rig.run(prompt, exit).await;
+        assert_eq!(typed, b"y\r");
+        assert!(rig.closed.lock().unwrap().is_empty(), "nobody was paged");
+        let audit = rig.audit();
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0]["answered_at"], "rule");
+        assert_eq!(audit[0]["paged"], false);
+        assert_eq!(audit[0]["rule"]["id"], "yes");
+        assert_eq!(audit[0]["rule"]["rule"], "rule \"yes\" (config.toml:1)");
+        let out = std::fs::read_to_string(rig.dir.path().join("stdout")).unwrap();
+        assert!(
+            out.contains("\x1b]2;✓ auto-approved by rule \"yes\": Proceed? [y/n]\x07"),
+            "{out:?}"
         );
     }
 }

@@ -33,6 +33,7 @@ pub mod redact;
 
 mod ask;
 mod bridge;
+mod edge;
 mod modes;
 mod output;
 mod pty;
@@ -78,6 +79,7 @@ struct Options {
     agent: Option<String>,
     on_timeout: OnTimeout,
     log_file: Option<PathBuf>,
+    dry_run_rules: bool,
 }
 
 impl Options {
@@ -105,6 +107,7 @@ impl Options {
             agent: args.agent,
             on_timeout: args.on_timeout,
             log_file: args.log_file,
+            dry_run_rules: args.dry_run_rules,
         };
         Ok((options, provider, args.timeout.map(Duration::from_secs)))
     }
@@ -147,7 +150,75 @@ pub fn run(args: WrapArgs, source: &Source) -> Result<u8, Error> {
         detector.set().agent().unwrap_or("generic"),
         detector.set().active().len()
     ));
-    crate::run::runtime()?.block_on(session(options, plan, Box::new(detector)))
+    let policy = rules(settings.rules)?;
+    crate::run::runtime()?.block_on(session(options, plan, Box::new(detector), policy))
+}
+
+/// The answer rules for this session. An untrusted project file is shown and asked about
+/// when a human is at the terminal; headless, it is ignored with a warning in the log.
+fn rules(config: crate::rules::ConfigRules) -> Result<crate::rules::Policy, Error> {
+    use std::io::Write as _;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Os(format!("cannot read the working directory: {e}")))?;
+    let interactive = terminal::Tty::probe().interactive;
+    let mut ask = |candidate: &crate::rules::project::Candidate<'_>| {
+        let path = candidate.path.display();
+        let what = if candidate.changed {
+            "changed since you trusted it"
+        } else {
+            "is not trusted yet"
+        };
+        if !interactive {
+            crate::log::warn(&format!(
+                "{path} {what}: its rules are ignored (run `openfeedback rules trust` there)"
+            ));
+            return false;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(
+            stderr,
+            "openfeedback: {path} {what}. Its rules:\n{}Trust them for this and later sessions? [y/N] ",
+            crate::rules::explain::candidate(candidate)
+        );
+        let _ = stderr.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        let yes = matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+        if !yes {
+            crate::log::warn(&format!(
+                "{path} {what}: its rules are ignored (not trusted)"
+            ));
+        }
+        yes
+    };
+    let store = crate::rules::TrustStore::default_location();
+    let policy = crate::rules::command::policy(config, &cwd, &store, &mut ask)?;
+    crate::log::info(&format!(
+        "rules: {} in force, {} built-in guards{}, project file: {}",
+        policy.rules.len(),
+        policy.builtins().count(),
+        if policy.disabled.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} off: {})",
+                policy.disabled.len(),
+                policy
+                    .disabled
+                    .iter()
+                    .map(|d| d.id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        match &policy.project {
+            crate::rules::ProjectStatus::None => "none".to_owned(),
+            crate::rules::ProjectStatus::Trusted(p) => format!("{} (trusted)", p.display()),
+            crate::rules::ProjectStatus::Untrusted { path, .. } =>
+                format!("{} (ignored: not trusted)", path.display()),
+        }
+    ));
+    Ok(policy)
 }
 
 fn open_log(path: Option<PathBuf>) -> Result<(), Error> {
@@ -208,6 +279,7 @@ async fn session(
     options: Options,
     plan: Plan,
     detector: Box<dyn prompt::Detect>,
+    rules: crate::rules::Policy,
 ) -> Result<u8, Error> {
     let tty = terminal::Tty::probe();
     // The local approval page's URLs: always in the log; on stderr too in headless mode, where
@@ -296,12 +368,15 @@ async fn session(
         command: program_name(&options.command),
         title: tty.stdout,
         test_panic: std::env::var(TEST_PANIC_ENV).is_ok_and(|v| v == "after-start"),
+        rules: Some(rules),
+        dry_run_rules: options.dry_run_rules,
     };
+    let agent = spawned.agent;
     let mut bridge = bridge::Bridge::new(
         detector,
         gate,
         config,
-        spawned.agent,
+        Box::new(move |size| agent.resize(size)),
         screen_tx.clone(),
         jobs,
         output.clone(),

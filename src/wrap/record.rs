@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 /// Where a prompt was answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Place {
     /// A remote provider (see `provider`).
@@ -20,11 +20,14 @@ pub enum Place {
     /// Nobody answered in time.
     Timeout,
     /// Nobody: the agent exited, wrap was stopped, or every provider failed.
+    #[default]
     Nowhere,
+    /// An answer rule (see `rule`): nobody was paged.
+    Rule,
 }
 
 /// What happened to the prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Result {
     /// The remote answer was typed into the agent.
@@ -38,12 +41,13 @@ pub enum Result {
     /// The remote request timed out; the prompt was left for the keyboard.
     Left,
     /// The session ended while the request was out (it was withdrawn).
+    #[default]
     Withdrawn,
     /// No provider could deliver the request.
     Failed,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct WrapRecord {
     pub kind: &'static str,
     pub request_id: Option<String>,
@@ -79,6 +83,9 @@ pub struct WrapRecord {
     pub label: Option<String>,
     pub host: String,
     pub directory: String,
+    /// What the answer rules said: the rule that answered (`answered_at` = `rule`), or why a
+    /// human was asked; `dry_run` under `--dry-run-rules`. Absent when no rules were loaded.
+    pub rule: Option<crate::rules::Fired>,
 }
 
 /// RFC 3339 timestamp (seconds).

@@ -19,6 +19,13 @@ pub fn pending(question: &str) -> Vec<u8> {
     out
 }
 
+/// The bytes that show a short note (an automatic answer) until [`restore`].
+pub fn note(text: &str) -> Vec<u8> {
+    let mut out = PUSH.to_vec();
+    out.extend_from_slice(&set(&clean(text, 80)));
+    out
+}
+
 /// The bytes that put the previous title back; `agent_title` is the last title the agent set.
 pub fn restore(agent_title: Option<&str>) -> Vec<u8> {
     let mut out = POP.to_vec();

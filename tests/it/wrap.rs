@@ -1,7 +1,7 @@
 //! `wrap`, end to end: the real binary around scripted agents (tests/agents/*.py), under a
 //! PTY of the test's own (rendered with vt100) or headless, answered through the fake Telegram.
 
-mod term;
+pub mod term;
 mod tmux;
 
 use std::path::PathBuf;
@@ -288,6 +288,45 @@ async fn line_prompt_approved_from_telegram() {
         !text.contains("retries = 3"),
         "the context itself is not audited: {text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn builtin_generic_patterns_answer_a_plain_yes_no_prompt() {
+    let t = Setup::new("").await;
+    let config = t.config.display().to_string();
+    let log = t.sb.path().join("work/wrap.log").display().to_string();
+    let agent_log = t.agent_log().display().to_string();
+    let script = agent("yesno.py");
+    let args = [
+        "wrap",
+        "--config",
+        &config,
+        "--log-file",
+        &log,
+        "--",
+        "python3",
+        &script,
+        &agent_log,
+    ];
+    let mut term = Term::spawn(openfeedback(t.sb.path(), &args, &[]), 30, 100);
+    let msg = t.request().await;
+    assert!(
+        msg.text
+            .contains("generic: Apply the change to config.toml? [y/n]"),
+        "{}",
+        msg.text
+    );
+    t.click(&msg, "No");
+    t.wait_agent("answer:n").await;
+    // The generic pattern's reject takes no feedback: the follow-up question is left to the
+    // keyboard.
+    term.wait_screen("the follow-up", |s| s.contains("What should I do instead?"))
+        .await;
+    term.type_bytes(b"\r");
+    assert_eq!(term.wait_exit().await, 0);
+    let audit = t.wait_audit(1).await;
+    assert_eq!(audit[0]["pattern"], "generic/y-n");
+    assert_eq!(audit[0]["keys"], "n ⏎");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -175,3 +175,23 @@ fn tilde_in_the_audit_path_is_expanded() {
     let home = dirs::home_dir().unwrap();
     assert_eq!(settings.audit_file, Some(home.join("audit.jsonl")));
 }
+
+#[test]
+fn hook_fallbacks_default_to_ask_and_never_allow() {
+    let settings = parse(V03).unwrap();
+    assert_eq!(settings.hook, HookSettings::default());
+    assert_eq!(settings.hook.on_timeout, HookFallback::Ask);
+
+    let text = format!("{V03}\n[hook]\non_timeout = \"deny\"\non_error = \"ask\"\n");
+    let settings = parse(&text).unwrap();
+    assert_eq!(settings.hook.on_timeout, HookFallback::Deny);
+    assert_eq!(settings.hook.on_error, HookFallback::Ask);
+
+    let text = format!("{V03}\n[hook]\non_timeout = \"allow\"\n");
+    let err = parse(&text).err().unwrap();
+    assert_eq!(err.key.as_deref(), Some("hook.on_timeout"));
+    assert!(err.message.contains("never allows"), "{}", err.message);
+    let text = format!("{V03}\n[hook]\non_error = \"maybe\"\n");
+    let err = parse(&text).err().unwrap();
+    assert_eq!(err.key.as_deref(), Some("hook.on_error"));
+}

@@ -38,8 +38,8 @@ use self::model::{Interaction, MESSAGE_COMPONENT, MODAL_SUBMIT, parse_custom_id}
 use self::rest::{Rest, RestError};
 use crate::config::{DiscordSettings, Snowflake};
 use crate::i18n::{Locale, Messages};
-use crate::provider::{Provider, ProviderName, Ticket};
-use crate::request::{Request, RequestId};
+use crate::provider::{Delivery, Provider, ProviderError, ProviderName, Ticket};
+use crate::request::{Notice, Request, RequestId};
 
 /// How long to wait before telling a click on an unknown request that it expired, so that
 /// the process that owns it (another openfeedback on the same bot) answers first.
@@ -50,6 +50,8 @@ const CALLBACK_WINDOW: Duration = Duration::from_millis(2700);
 const ALREADY_ACKNOWLEDGED: u64 = 40060;
 /// The EPHEMERAL message flag.
 const EPHEMERAL: u64 = 1 << 6;
+/// How long posting a notice may keep retrying.
+const NOTICE_PATIENCE: Duration = Duration::from_secs(15);
 
 /// The Discord provider.
 pub struct Discord {
@@ -107,6 +109,29 @@ impl Provider for Discord {
         Bot::gateway(&self.bot);
         tokio::spawn(ticket::run(self.bot.clone(), request, handle));
         ticket
+    }
+
+    /// A plain message (REST only: no buttons, so the Gateway is not needed).
+    fn notify<'a>(&'a self, notice: &'a Notice) -> Delivery<'a> {
+        Box::pin(async move {
+            let bot = &self.bot;
+            let body = render::notice(notice, bot.text);
+            let path = format!("/channels/{}/messages", bot.channel().0);
+            let until = tokio::time::Instant::now() + NOTICE_PATIENCE;
+            bot.rest
+                .call_until(
+                    reqwest::Method::POST,
+                    &path,
+                    Some(&body),
+                    until,
+                    &mut |_| {},
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    ProviderError::new(ProviderName::Discord, e.describe(), e.is_permanent())
+                })
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::i18n::{Messages, fill};
-use crate::request::{Body, Request};
+use crate::request::{Body, Notice, Request};
 use crate::text::{cut_end, cut_top};
 
 /// Discord's limit on `content`.
@@ -81,6 +81,37 @@ pub fn embed(request: &Request, text: &Messages, reply_hint: bool) -> Value {
         embed["description"] = json!(description(&request.body, text));
     }
     embed
+}
+
+/// The whole message for a notice: its title, its body in an embed, where it comes from; no
+/// components.
+pub fn notice(notice: &Notice, text: &Messages) -> Value {
+    let title = escape(&clip(
+        notice.title.lines().next().unwrap_or_default(),
+        TITLE_LIMIT,
+    ));
+    let mut footer = vec![fill(
+        text.sent_from,
+        &[
+            ("host", &notice.origin.host),
+            ("directory", &notice.origin.directory),
+        ],
+    )];
+    if let Some(label) = &notice.origin.label {
+        footer.push(fill(text.session, &[("label", label)]));
+    }
+    let mut embed = json!({
+        "color": COLOUR,
+        "footer": {"text": cut_end(&footer.join("\n"), FOOTER_LIMIT, text.truncated)},
+    });
+    if !notice.body.is_empty() {
+        embed["description"] = json!(description(&notice.body, text));
+    }
+    json!({
+        "content": format!("📣 **{title}**"),
+        "embeds": [embed],
+        "allowed_mentions": {"parse": []},
+    })
 }
 
 /// The body as an embed description, within Discord's limit.

@@ -26,9 +26,10 @@ use crate::answer::Person;
 use crate::config::TelegramSettings;
 use crate::i18n::{Locale, Messages, fill};
 use crate::provider::{
-    Closing, Provider, ProviderError, ProviderName, Reply, Ticket, TicketEvent, TicketHandle,
+    Closing, Delivery, Provider, ProviderError, ProviderName, Reply, Ticket, TicketEvent,
+    TicketHandle,
 };
-use crate::request::{Request, RequestId, Verdict};
+use crate::request::{Notice, Request, RequestId, Verdict};
 
 const POLL_SECS: u64 = 30;
 /// How long withdrawing a message may keep retrying.
@@ -65,6 +66,28 @@ impl Provider for Telegram {
         Bot::ensure_poller(&self.bot);
         tokio::spawn(run_ticket(self.bot.clone(), request, handle));
         ticket
+    }
+
+    /// A plain message: no keyboard, no route, so the poller is not involved.
+    fn notify<'a>(&'a self, notice: &'a Notice) -> Delivery<'a> {
+        Box::pin(async move {
+            let bot = &self.bot;
+            let mut params = json!({
+                "chat_id": bot.settings.chat_id,
+                "text": render::notice(notice, bot.text),
+                "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": true},
+            });
+            if let Some(thread) = bot.settings.message_thread_id {
+                params["message_thread_id"] = json!(thread);
+            }
+            let until = Instant::now() + WITHDRAW_PATIENCE;
+            bot.api
+                .call_until::<Message>("sendMessage", &params, until, &mut |_| {})
+                .await
+                .map(|_| ())
+                .map_err(|e| Bot::error(&e))
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The request as a Telegram HTML message, cut to Telegram's 4096-character limit.
 
 use crate::i18n::{Messages, fill};
-use crate::request::{Body, Request};
+use crate::request::{Body, Notice, Request};
 use crate::text::{cut_end, cut_top};
 
 /// Telegram's limit on message text, counted after entity parsing.
@@ -50,17 +50,7 @@ pub fn message(request: &Request, text: &Messages) -> String {
     let mut html = format!("🔔 <b>{}</b>\n", escape(&title));
     if !request.body.is_empty() {
         html.push('\n');
-        match &request.body {
-            Body::Text(body) => {
-                html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)));
-            }
-            Body::Terminal(screen) => {
-                let shown = cut_top(screen.trim_end(), room, text.truncated);
-                html.push_str("<pre>");
-                html.push_str(&escape(&shown));
-                html.push_str("</pre>");
-            }
-        }
+        body(&mut html, &request.body, room, text);
         html.push('\n');
     }
     html.push('\n');
@@ -72,6 +62,53 @@ pub fn message(request: &Request, text: &Messages) -> String {
             .join("\n"),
     );
     html
+}
+
+/// A notice: its title, its body, and where it comes from; no deadline, no status room.
+pub fn notice(notice: &Notice, text: &Messages) -> String {
+    let mut footer = vec![fill(
+        text.sent_from,
+        &[
+            ("host", &notice.origin.host),
+            ("directory", &notice.origin.directory),
+        ],
+    )];
+    if let Some(label) = &notice.origin.label {
+        footer.push(fill(text.session, &[("label", label)]));
+    }
+    let title = cut_end(&notice.title, 256, text.truncated);
+    let fixed =
+        title.chars().count() + footer.iter().map(|l| l.chars().count() + 1).sum::<usize>() + 16;
+    let room = LIMIT.saturating_sub(fixed + 64);
+    let mut html = format!("📣 <b>{}</b>\n", escape(&title));
+    if !notice.body.is_empty() {
+        html.push('\n');
+        body(&mut html, &notice.body, room, text);
+        html.push('\n');
+    }
+    html.push('\n');
+    html.push_str(
+        &footer
+            .iter()
+            .map(|l| format!("<i>{}</i>", escape(l)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    html
+}
+
+fn body(html: &mut String, body: &Body, room: usize, text: &Messages) {
+    match body {
+        Body::Text(body) => {
+            html.push_str(&escape(&cut_end(body.trim_end(), room, text.truncated)));
+        }
+        Body::Terminal(screen) => {
+            let shown = cut_top(screen.trim_end(), room, text.truncated);
+            html.push_str("<pre>");
+            html.push_str(&escape(&shown));
+            html.push_str("</pre>");
+        }
+    }
 }
 
 /// `message` followed by status lines (already escaped HTML).

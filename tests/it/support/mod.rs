@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub mod chromium;
+pub mod fake_anthropic;
 pub mod fake_discord;
 pub mod fake_llm;
 pub mod fake_telegram;
