@@ -18,6 +18,7 @@ pub mod paths;
 pub mod patterns;
 pub mod provider;
 pub mod providers;
+pub mod relay;
 pub mod request;
 pub mod run;
 pub mod secret;

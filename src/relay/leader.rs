@@ -1,0 +1,393 @@
+//! The leader: runs the source, keeps the table of owners, relays events and waits for acks.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::time::{Instant, sleep_until};
+
+use super::wire::{self, Down, Up};
+use super::{Event, Inner, Key, Place, Role, SETTLE, place};
+
+/// How long a follower may take to acknowledge an event before it is cut off.
+const ACK_PATIENCE: Duration = Duration::from_secs(10);
+/// How long a new connection may take to say hello.
+const HELLO_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Who owns a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Owner {
+    Local,
+    Conn(u64),
+}
+
+/// The source's handle: what the poller or the Gateway driver may do as leader.
+pub struct Lead {
+    router: Arc<Router>,
+    baton: Option<Value>,
+    took_over: bool,
+}
+
+impl Lead {
+    /// True while some process has a route: the source should run.
+    pub fn wanted(&self) -> watch::Receiver<bool> {
+        self.router.wanted.subscribe()
+    }
+
+    /// Hand `event` to its owner (or answer it as ownerless); returns when that is done and,
+    /// for another process, acknowledged. Events are routed one at a time, in order.
+    pub async fn route(&self, event: Event) {
+        self.router.route(event).await;
+    }
+
+    /// Tell every process (this one included) about the source.
+    pub fn notice(&self, body: Value) {
+        self.router.notice(body);
+    }
+
+    /// Leave a successor what it needs to continue the source.
+    pub fn pass_baton(&self, body: Value) {
+        self.router.pass_baton(body);
+    }
+
+    /// The baton of the previous leader, if this process followed one.
+    pub fn inherited_baton(&mut self) -> Option<Value> {
+        self.baton.take()
+    }
+
+    /// Whether a previous leader may have been polling until a moment ago.
+    pub fn took_over(&self) -> bool {
+        self.took_over
+    }
+}
+
+pub(super) struct Router {
+    inner: Arc<Inner>,
+    table: Mutex<Table>,
+    /// Wakes routes waiting for an owner (claims, posts, members changed).
+    changed: Notify,
+    wanted: watch::Sender<bool>,
+    coordinated: bool,
+    settle_until: Instant,
+    /// Held for the life of the process: the lock that makes us the leader.
+    _lock: Option<File>,
+}
+
+#[derive(Default)]
+struct Table {
+    owners: HashMap<Key, Owner>,
+    posts: HashMap<Owner, usize>,
+    conns: HashMap<u64, Conn>,
+    /// Members of the previous leader that have not registered again yet.
+    expected: HashSet<u32>,
+    notice: Option<Value>,
+    baton: Option<Value>,
+    next_conn: u64,
+}
+
+struct Conn {
+    pid: u32,
+    tx: mpsc::UnboundedSender<Down>,
+    acks: HashMap<u64, oneshot::Sender<()>>,
+    next_event: u64,
+}
+
+/// Become the leader. `lock` is the held lock and the place to listen; `None` runs alone.
+pub(super) fn lead(inner: &Arc<Inner>, lock: Option<(File, &Place)>) {
+    let mut listener = None;
+    let mut held = None;
+    if let Some((file, place)) = lock {
+        match listen(place) {
+            Ok(l) => {
+                listener = Some(l);
+                held = Some(file);
+            }
+            Err(e) => crate::log::warn(&format!(
+                "cannot listen on {}: {e}; this process listens alone",
+                place.socket().display()
+            )),
+        }
+    }
+    let coordinated = listener.is_some();
+    let (router, lead) = {
+        let mut st = inner.state();
+        let me = std::process::id();
+        let expected = st
+            .members
+            .iter()
+            .copied()
+            .filter(|&pid| pid != me && place::alive(pid))
+            .collect();
+        let mut table = Table {
+            expected,
+            ..Table::default()
+        };
+        for key in &st.claims {
+            table.owners.insert(key.clone(), Owner::Local);
+        }
+        table.posts.insert(Owner::Local, st.posts);
+        let router = Arc::new(Router {
+            inner: inner.clone(),
+            wanted: watch::Sender::new(!table.owners.is_empty()),
+            table: Mutex::new(table),
+            changed: Notify::new(),
+            coordinated,
+            settle_until: Instant::now() + SETTLE,
+            _lock: held,
+        });
+        st.role = Role::Leading(router.clone());
+        let lead = Lead {
+            router: router.clone(),
+            baton: st.baton.take(),
+            took_over: st.followed,
+        };
+        (router, lead)
+    };
+    inner.joined.send_replace(true);
+    if let Some(listener) = listener {
+        tokio::spawn(accept(router, listener));
+    }
+    tokio::spawn(inner.hooks().clone().lead(lead));
+}
+
+fn listen(place: &Place) -> std::io::Result<UnixListener> {
+    let path = place.socket();
+    place::remove_stale(&path);
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+async fn accept(router: Arc<Router>, listener: UnixListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) if super::peer_is_us(&stream) => {
+                tokio::spawn(router.clone().serve(stream));
+            }
+            Ok(_) => crate::log::warn("refused a relay connection from another user"),
+            Err(e) => {
+                crate::log::warn(&format!("relay: accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+enum Step {
+    Local,
+    Remote(u64, oneshot::Receiver<()>),
+    Unowned,
+    Wait(Instant),
+}
+
+impl Router {
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Recompute `wanted` and wake waiting routes. Call after every change to the table.
+    fn changed(&self, table: &Table) {
+        let now = !table.owners.is_empty();
+        self.wanted
+            .send_if_modified(|w| std::mem::replace(w, now) != now);
+        self.changed.notify_waiters();
+    }
+
+    pub(super) fn claim(&self, owner: Owner, key: Key) {
+        let mut t = self.table();
+        t.owners.insert(key, owner);
+        self.changed(&t);
+    }
+
+    pub(super) fn release(&self, owner: Owner, key: &Key) {
+        let mut t = self.table();
+        if t.owners.get(key) == Some(&owner) {
+            t.owners.remove(key);
+        }
+        self.changed(&t);
+    }
+
+    pub(super) fn set_posts(&self, owner: Owner, n: usize) {
+        let mut t = self.table();
+        t.posts.insert(owner, n);
+        self.changed(&t);
+    }
+
+    fn notice(&self, body: Value) {
+        {
+            let mut t = self.table();
+            for conn in t.conns.values() {
+                let _ = conn.tx.send(Down::Notice { body: body.clone() });
+            }
+            t.notice = Some(body.clone());
+        }
+        self.inner.hooks().notice(&body);
+    }
+
+    fn pass_baton(&self, body: Value) {
+        let mut t = self.table();
+        for conn in t.conns.values() {
+            let _ = conn.tx.send(Down::Baton { body: body.clone() });
+        }
+        t.baton = Some(body);
+    }
+
+    async fn route(&self, event: Event) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let step = self.step(&event);
+            match step {
+                Step::Local => return self.inner.deliver(event).await,
+                Step::Unowned => return self.inner.unowned(event, self.coordinated).await,
+                Step::Remote(conn, ack) => match tokio::time::timeout(ACK_PATIENCE, ack).await {
+                    Ok(Ok(())) => return,
+                    // The follower went away: its routes are gone; look again.
+                    Ok(Err(_)) => {}
+                    Err(_) => {
+                        crate::log::warn("relay: a process did not acknowledge an event; cut off");
+                        self.drop_conn(conn);
+                    }
+                },
+                Step::Wait(until) => {
+                    tokio::select! {
+                        () = notified => {}
+                        () = sleep_until(until) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn step(&self, event: &Event) -> Step {
+        let mut t = self.table();
+        let owner = event.keys.iter().find_map(|k| t.owners.get(k).copied());
+        match owner {
+            Some(Owner::Local) => Step::Local,
+            Some(Owner::Conn(id)) => {
+                let Some(conn) = t.conns.get_mut(&id) else {
+                    // Unreachable: a connection's routes leave with it.
+                    return Step::Unowned;
+                };
+                let n = conn.next_event;
+                conn.next_event += 1;
+                let (ack_tx, ack_rx) = oneshot::channel();
+                conn.acks.insert(n, ack_tx);
+                let age_ms = u64::try_from(event.at.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let _ = conn.tx.send(Down::Event {
+                    n,
+                    id: event.id.clone(),
+                    age_ms,
+                    body: event.body.clone(),
+                });
+                Step::Remote(id, ack_rx)
+            }
+            None if event.keys.is_empty() => Step::Unowned,
+            None => {
+                let now = Instant::now();
+                let give_up = event.at + event.patience;
+                let settled = t.expected.is_empty() || now >= self.settle_until;
+                let quiet = !event.awaits_posts || t.posts.values().all(|&n| n == 0);
+                if (settled && quiet) || now >= give_up {
+                    Step::Unowned
+                } else if settled {
+                    Step::Wait(give_up)
+                } else {
+                    Step::Wait(self.settle_until.min(give_up))
+                }
+            }
+        }
+    }
+
+    /// Serve one follower until it goes away.
+    async fn serve(self: Arc<Self>, stream: UnixStream) {
+        let (read, write) = stream.into_split();
+        let mut reader = wire::Reader::new(read);
+        let hello = tokio::time::timeout(HELLO_PATIENCE, reader.next::<Up>()).await;
+        let Ok(Some(Up::Hello { pid, claims, posts })) = hello else {
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(wire::write_all(rx, write));
+        let id = {
+            let mut t = self.table();
+            let id = t.next_conn;
+            t.next_conn += 1;
+            for key in claims {
+                t.owners.insert(Key(key), Owner::Conn(id));
+            }
+            t.posts.insert(Owner::Conn(id), posts);
+            t.expected.remove(&pid);
+            if let Some(body) = &t.notice {
+                let _ = tx.send(Down::Notice { body: body.clone() });
+            }
+            if let Some(body) = &t.baton {
+                let _ = tx.send(Down::Baton { body: body.clone() });
+            }
+            t.conns.insert(
+                id,
+                Conn {
+                    pid,
+                    tx,
+                    acks: HashMap::new(),
+                    next_event: 0,
+                },
+            );
+            broadcast_members(&t);
+            self.changed(&t);
+            id
+        };
+        while let Some(up) = reader.next::<Up>().await {
+            let mut t = self.table();
+            match up {
+                Up::Claim { key } => {
+                    t.owners.insert(Key(key), Owner::Conn(id));
+                }
+                Up::Release { key } => {
+                    let key = Key(key);
+                    if t.owners.get(&key) == Some(&Owner::Conn(id)) {
+                        t.owners.remove(&key);
+                    }
+                }
+                Up::Posts { n } => {
+                    t.posts.insert(Owner::Conn(id), n);
+                }
+                Up::Ack { n } => {
+                    if let Some(ack) = t.conns.get_mut(&id).and_then(|c| c.acks.remove(&n)) {
+                        let _ = ack.send(());
+                    }
+                    continue;
+                }
+                Up::Hello { .. } => continue,
+            }
+            self.changed(&t);
+        }
+        self.drop_conn(id);
+    }
+
+    /// Forget a follower: its routes, its posts, its unacknowledged events (their routes
+    /// look again), and its socket (dropping the sender ends its writer).
+    fn drop_conn(&self, id: u64) {
+        let mut t = self.table();
+        if t.conns.remove(&id).is_none() {
+            return;
+        }
+        t.owners.retain(|_, owner| *owner != Owner::Conn(id));
+        t.posts.remove(&Owner::Conn(id));
+        broadcast_members(&t);
+        self.changed(&t);
+    }
+}
+
+fn broadcast_members(t: &Table) {
+    let pids: Vec<u32> = t.conns.values().map(|c| c.pid).collect();
+    for conn in t.conns.values() {
+        let _ = conn.tx.send(Down::Members { pids: pids.clone() });
+    }
+}
