@@ -181,6 +181,11 @@ impl Relay {
         }
     }
 
+    /// The bot's files in the runtime directory, if it can be used.
+    pub fn place(&self) -> Option<&Place> {
+        self.inner.place.as_ref().ok()
+    }
+
     /// Join the bot's processes (lead or follow). Idempotent; needs a Tokio runtime.
     pub fn start(&self, hooks: Arc<dyn Hooks>) {
         if self.inner.hooks.set(hooks).is_err() {

@@ -27,7 +27,7 @@ pub struct Sandbox {
 impl Sandbox {
     pub fn new() -> Sandbox {
         let dir = tempfile::tempdir().expect("temp dir");
-        for sub in ["home", "config", "data", "work"] {
+        for sub in ["home", "config", "data", "work", "runtime"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         Sandbox { dir }
@@ -39,6 +39,11 @@ impl Sandbox {
 
     pub fn home(&self) -> PathBuf {
         self.path().join("home")
+    }
+
+    /// `$XDG_RUNTIME_DIR` of the sandbox: where processes of one bot meet (`openfeedback/`).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.path().join("runtime")
     }
 
     /// The platform config path inside the sandbox.
@@ -74,6 +79,7 @@ impl Sandbox {
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.path().join("config"))
             .env("XDG_DATA_HOME", self.path().join("data"))
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .env("LANG", "C.UTF-8")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
