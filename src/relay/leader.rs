@@ -219,14 +219,12 @@ impl Router {
     }
 
     fn notice(&self, body: Value) {
-        {
-            let mut t = self.table();
-            for conn in t.conns.values() {
-                let _ = conn.tx.send(Down::Notice { body: body.clone() });
-            }
-            t.notice = Some(body.clone());
-        }
         self.inner.hooks().notice(&body);
+        let mut t = self.table();
+        for conn in t.conns.values() {
+            let _ = conn.tx.send(Down::Notice { body: body.clone() });
+        }
+        t.notice = Some(body);
     }
 
     fn pass_baton(&self, body: Value) {

@@ -60,8 +60,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 pub use self::leader::Lead;
-pub use self::place::Place;
 use self::leader::Router;
+pub use self::place::Place;
 use self::wire::Up;
 
 /// How long a new leader waits for the previous leader's followers to register again.
@@ -112,10 +112,10 @@ pub trait Hooks: Send + Sync + 'static {
     fn lead(self: Arc<Self>, lead: Lead) -> BoxFuture<'static, ()>;
     /// Hand `event` to this process's ticket. If the ticket is gone by now, answer the event
     /// as expired.
-    fn deliver(&self, event: Event) -> BoxFuture<'_, ()>;
+    fn deliver(self: Arc<Self>, event: Event) -> BoxFuture<'static, ()>;
     /// Answer an event that no process owns. `coordinated` is false when this process runs
     /// alone without a relay: the owner may then be a process we cannot see.
-    fn unowned(&self, event: Event, coordinated: bool) -> BoxFuture<'_, ()>;
+    fn unowned(self: Arc<Self>, event: Event, coordinated: bool) -> BoxFuture<'static, ()>;
     /// A notice from the leader's source (e.g. its status), in every process.
     fn notice(&self, notice: &Value);
 }
@@ -288,14 +288,14 @@ impl Inner {
     /// Hand an event that is ours to the provider, unless it came before.
     async fn deliver(&self, event: Event) {
         if self.state().seen.insert(&event.id) {
-            self.hooks().deliver(event).await;
+            self.hooks().clone().deliver(event).await;
         }
     }
 
     /// Answer an event nobody owns, unless it came before.
     async fn unowned(&self, event: Event, coordinated: bool) {
         if self.state().seen.insert(&event.id) {
-            self.hooks().unowned(event, coordinated).await;
+            self.hooks().clone().unowned(event, coordinated).await;
         }
     }
 }

@@ -10,6 +10,7 @@
 //! relay protocol version, so two versions of openfeedback never speak to each other.
 
 use std::ffi::CString;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -90,8 +91,10 @@ fn bot_hash(kind: &str, api_base: &str, token: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, &input);
     digest.as_ref()[..16]
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::with_capacity(32), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 pub fn uid() -> u32 {
@@ -199,7 +202,11 @@ mod tests {
         assert_ne!(a.stem, b.stem);
         assert_ne!(a.stem, c.stem);
         assert!(!a.socket().to_string_lossy().contains("ABCdef"));
-        assert!(a.stem.starts_with("tg-") && a.stem.ends_with("-v1"), "{}", a.stem);
+        assert!(
+            a.stem.starts_with("tg-") && a.stem.ends_with("-v1"),
+            "{}",
+            a.stem
+        );
         let mode = std::fs::metadata(dir.path().join("rt")).unwrap().mode();
         assert_eq!(mode & 0o777, 0o700);
     }
@@ -223,7 +230,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.lock");
         let held = try_lock(&path).unwrap().expect("free");
-        assert!(try_lock(&path).unwrap().is_none(), "second open file is refused");
+        assert!(
+            try_lock(&path).unwrap().is_none(),
+            "second open file is refused"
+        );
         let pid = std::fs::read_to_string(&path).unwrap();
         assert_eq!(pid.trim(), std::process::id().to_string());
         drop(held);

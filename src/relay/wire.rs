@@ -78,7 +78,10 @@ impl Reader {
 
 /// Write every message from `rx` as a line until the channel closes or the peer goes away.
 /// The one writer of its socket.
-pub async fn write_all<T: Serialize>(mut rx: mpsc::UnboundedReceiver<T>, mut write: OwnedWriteHalf) {
+pub async fn write_all<T: Serialize>(
+    mut rx: mpsc::UnboundedReceiver<T>,
+    mut write: OwnedWriteHalf,
+) {
     while let Some(message) = rx.recv().await {
         let mut line = serde_json::to_vec(&message).expect("wire messages serialize");
         line.push(b'\n');

@@ -197,7 +197,7 @@ impl Bot {
     }
 
     /// The relay's view of an update: who may own it.
-    fn event(&self, update_id: i64, raw: Value) -> Event {
+    fn event(update_id: i64, raw: Value) -> Event {
         let mut keys = Vec::new();
         let mut patience = Duration::ZERO;
         let mut awaits_posts = false;
@@ -322,7 +322,7 @@ impl Hooks for Bot {
         Box::pin(poll(self, lead))
     }
 
-    fn deliver(&self, event: Event) -> BoxFuture<'_, ()> {
+    fn deliver(self: Arc<Self>, event: Event) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             if let Ok(update) = serde_json::from_value::<Update>(event.body) {
                 self.dispatch(update).await;
@@ -330,7 +330,7 @@ impl Hooks for Bot {
         })
     }
 
-    fn unowned(&self, event: Event, _coordinated: bool) -> BoxFuture<'_, ()> {
+    fn unowned(self: Arc<Self>, event: Event, _coordinated: bool) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             if let Ok(Update {
                 callback_query: Some(query),
@@ -393,7 +393,7 @@ async fn poll(bot: Arc<Bot>, lead: Lead) {
                     let Some(id) = raw.get("update_id").and_then(Value::as_i64) else {
                         continue;
                     };
-                    lead.route(bot.event(id, raw)).await;
+                    lead.route(Bot::event(id, raw)).await;
                     offset = Some(id + 1);
                 }
             }

@@ -114,9 +114,7 @@ impl Topics {
         std::fs::read(file)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-            .and_then(|all| {
-                serde_json::from_value(all.get(self.chat_id.to_string())?.clone()).ok()
-            })
+            .and_then(|all| serde_json::from_value(all.get(self.chat_id.to_string())?.clone()).ok())
             .unwrap_or_default()
     }
 
