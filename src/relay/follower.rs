@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use tokio::net::UnixStream;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::wire::{self, Down, Up};
@@ -12,7 +11,7 @@ use super::{Event, Inner, Role};
 /// Follow the leader at the other end of `stream` until it goes away.
 pub(super) async fn follow(inner: &std::sync::Arc<Inner>, stream: UnixStream) {
     let (read, write) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = wire::channel();
     {
         // Under the state lock: every claim made after this snapshot goes through `tx`,
         // after the hello.
@@ -51,6 +50,9 @@ pub(super) async fn follow(inner: &std::sync::Arc<Inner>, stream: UnixStream) {
                 };
                 inner.deliver(event).await;
                 let _ = tx.send(Up::Ack { n });
+            }
+            Down::Taken { id } => {
+                inner.state().routed.insert(&id);
             }
             Down::Members { pids } => inner.state().members = pids,
             Down::Notice { body } => inner.hooks().notice(&body),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
 use super::wire::{self, Down, Up};
@@ -18,6 +18,9 @@ use super::{Event, Inner, Key, Place, Role, SETTLE, place};
 const ACK_PATIENCE: Duration = Duration::from_secs(10);
 /// How long a new connection may take to say hello.
 const HELLO_PATIENCE: Duration = Duration::from_secs(5);
+/// How long announcing an event to the followers may take (a stopped follower's socket
+/// fills up and stops taking writes).
+const ANNOUNCE_PATIENCE: Duration = Duration::from_millis(500);
 
 /// Who owns a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +77,8 @@ pub(super) struct Router {
     wanted: watch::Sender<bool>,
     coordinated: bool,
     settle_until: Instant,
+    /// Events the previous leader began to route (see [`Down::Routing`]).
+    inherited: super::Seen,
     /// Held for the life of the process: the lock that makes us the leader.
     _lock: Option<File>,
 }
@@ -92,7 +97,7 @@ struct Table {
 
 struct Conn {
     pid: u32,
-    tx: mpsc::UnboundedSender<Down>,
+    tx: wire::Sender<Down>,
     acks: HashMap<u64, oneshot::Sender<()>>,
     next_event: u64,
 }
@@ -114,6 +119,7 @@ pub(super) fn lead(inner: &Arc<Inner>, lock: Option<(File, &Place)>) {
         }
     }
     let coordinated = listener.is_some();
+    super::debug(|| format!("leading (coordinated: {coordinated})"));
     let (router, lead) = {
         let mut st = inner.state();
         let me = std::process::id();
@@ -138,6 +144,7 @@ pub(super) fn lead(inner: &Arc<Inner>, lock: Option<(File, &Place)>) {
             changed: Notify::new(),
             coordinated,
             settle_until: Instant::now() + SETTLE,
+            inherited: std::mem::take(&mut st.routed),
             _lock: held,
         });
         st.role = Role::Leading(router.clone());
@@ -180,7 +187,7 @@ async fn accept(router: Arc<Router>, listener: UnixListener) {
 
 enum Step {
     Local,
-    Remote(u64, oneshot::Receiver<()>),
+    Remote(u64),
     Unowned,
     Wait(Instant),
 }
@@ -236,23 +243,58 @@ impl Router {
     }
 
     async fn route(&self, event: Event) {
+        // Whether a process that is gone now may have answered it already; then, if nobody
+        // owns it, it is left alone rather than answered a second time.
+        let mut maybe_answered = self.inherited.contains(&event.id);
+        let mut announced = false;
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let step = self.step(&event);
+            super::debug(|| {
+                let what = match &step {
+                    Step::Local => "local".to_owned(),
+                    Step::Remote(c) => format!("conn {c}"),
+                    Step::Unowned => format!("unowned (maybe answered: {maybe_answered})"),
+                    Step::Wait(_) => "wait".to_owned(),
+                };
+                format!("event {} keys {:?}: {what}", event.id, event.keys)
+            });
             match step {
-                Step::Local => return self.inner.deliver(event).await,
-                Step::Unowned => return self.inner.unowned(event, self.coordinated).await,
-                Step::Remote(conn, ack) => match tokio::time::timeout(ACK_PATIENCE, ack).await {
-                    Ok(Ok(())) => return,
-                    // The follower went away: its routes are gone; look again.
-                    Ok(Err(_)) => {}
-                    Err(_) => {
-                        crate::log::warn("relay: a process did not acknowledge an event; cut off");
-                        self.drop_conn(conn);
+                Step::Local => {
+                    self.announce(&event.id, &mut announced).await;
+                    return self.inner.deliver(event).await;
+                }
+                Step::Remote(conn) => {
+                    self.announce(&event.id, &mut announced).await;
+                    let Some(ack) = self.send_event(conn, &event) else {
+                        continue;
+                    };
+                    match tokio::time::timeout(ACK_PATIENCE, ack).await {
+                        Ok(Ok(())) => return,
+                        // The follower went away (its routes with it) before it acknowledged:
+                        // it may have answered and exited. Look again.
+                        Ok(Err(_)) => maybe_answered = true,
+                        Err(_) => {
+                            crate::log::warn(
+                                "relay: a process did not acknowledge an event; cut off",
+                            );
+                            self.drop_conn(conn);
+                            maybe_answered = true;
+                        }
                     }
-                },
+                }
+                Step::Unowned if maybe_answered => {
+                    self.inner.state().seen.insert(&event.id);
+                    return;
+                }
+                Step::Unowned => {
+                    let id = event.id.clone();
+                    self.inner.unowned(event, self.coordinated).await;
+                    // Answered: a successor that polls it again must not answer it again.
+                    return self.announce(&id, &mut announced).await;
+                }
                 Step::Wait(until) => {
                     tokio::select! {
                         () = notified => {}
@@ -263,29 +305,48 @@ impl Router {
         }
     }
 
-    fn step(&self, event: &Event) -> Step {
+    /// Tell every follower that event `id` is taken (handed to its owner, or answered), and
+    /// wait until that is in their sockets: should this process die now, a successor that
+    /// sees the event again knows it may have been answered.
+    async fn announce(&self, id: &str, announced: &mut bool) {
+        if std::mem::replace(announced, true) {
+            return;
+        }
+        let written: Vec<_> = {
+            let t = self.table();
+            t.conns
+                .values()
+                .map(|c| c.tx.send_written(Down::Taken { id: id.to_owned() }))
+                .collect()
+        };
+        let all = futures_util::future::join_all(written);
+        let _ = tokio::time::timeout(ANNOUNCE_PATIENCE, all).await;
+    }
+
+    /// Send `event` to follower `id`; the receiver fires on its ack. `None`: it is gone.
+    fn send_event(&self, id: u64, event: &Event) -> Option<oneshot::Receiver<()>> {
         let mut t = self.table();
+        let conn = t.conns.get_mut(&id)?;
+        let n = conn.next_event;
+        conn.next_event += 1;
+        let (ack_tx, ack_rx) = oneshot::channel();
+        conn.acks.insert(n, ack_tx);
+        let age_ms = u64::try_from(event.at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        conn.tx.send(Down::Event {
+            n,
+            id: event.id.clone(),
+            age_ms,
+            body: event.body.clone(),
+        });
+        Some(ack_rx)
+    }
+
+    fn step(&self, event: &Event) -> Step {
+        let t = self.table();
         let owner = event.keys.iter().find_map(|k| t.owners.get(k).copied());
         match owner {
             Some(Owner::Local) => Step::Local,
-            Some(Owner::Conn(id)) => {
-                let Some(conn) = t.conns.get_mut(&id) else {
-                    // Unreachable: a connection's routes leave with it.
-                    return Step::Unowned;
-                };
-                let n = conn.next_event;
-                conn.next_event += 1;
-                let (ack_tx, ack_rx) = oneshot::channel();
-                conn.acks.insert(n, ack_tx);
-                let age_ms = u64::try_from(event.at.elapsed().as_millis()).unwrap_or(u64::MAX);
-                let _ = conn.tx.send(Down::Event {
-                    n,
-                    id: event.id.clone(),
-                    age_ms,
-                    body: event.body.clone(),
-                });
-                Step::Remote(id, ack_rx)
-            }
+            Some(Owner::Conn(id)) => Step::Remote(id),
             None if event.keys.is_empty() => Step::Unowned,
             None => {
                 let now = Instant::now();
@@ -311,7 +372,7 @@ impl Router {
         let Ok(Some(Up::Hello { pid, claims, posts })) = hello else {
             return;
         };
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = wire::channel();
         tokio::spawn(wire::write_all(rx, write));
         let id = {
             let mut t = self.table();

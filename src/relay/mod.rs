@@ -56,7 +56,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::net::UnixStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use self::leader::Lead;
@@ -141,6 +141,9 @@ struct State {
     members: Vec<u32>,
     /// The last baton from the leader we followed.
     baton: Option<Value>,
+    /// Events the leader we followed marked as taken: if they come again and nobody owns
+    /// them, they may have been answered already.
+    routed: Seen,
     /// Whether this process ever followed a leader (a successor must assume a source ran).
     followed: bool,
 }
@@ -151,7 +154,7 @@ enum Role {
     /// Looking for the lock or the leader.
     Joining,
     Leading(Arc<Router>),
-    Following(mpsc::UnboundedSender<Up>),
+    Following(wire::Sender<Up>),
 }
 
 impl Relay {
@@ -174,6 +177,7 @@ impl Relay {
                     seen: Seen::default(),
                     members: Vec::new(),
                     baton: None,
+                    routed: Seen::default(),
                     followed: false,
                 }),
                 joined: watch::Sender::new(false),
@@ -318,7 +322,9 @@ async fn join(inner: Arc<Inner>, place: Place) {
         if let Ok(stream) = UnixStream::connect(place.socket()).await
             && peer_is_us(&stream)
         {
+            debug(|| "following".into());
             follower::follow(&inner, stream).await;
+            debug(|| "the leader went away".into());
             lost_since = Instant::now();
             continue;
         }
@@ -336,6 +342,14 @@ async fn join(inner: Arc<Inner>, place: Place) {
     }
 }
 
+/// Relay diagnostics, on stderr (or the log file) when `OPENFEEDBACK_RELAY_DEBUG` is set.
+pub(crate) fn debug(message: impl FnOnce() -> String) {
+    static ON: OnceLock<bool> = OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("OPENFEEDBACK_RELAY_DEBUG").is_some()) {
+        crate::log::info(&format!("relay[{}]: {}", std::process::id(), message()));
+    }
+}
+
 fn peer_is_us(stream: &UnixStream) -> bool {
     stream
         .peer_cred()
@@ -350,7 +364,7 @@ fn random_byte() -> u8 {
 
 /// The ids of the last [`SEEN`] events.
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     ids: HashSet<String>,
     order: VecDeque<String>,
 }
@@ -369,6 +383,10 @@ impl Seen {
         self.ids.insert(id.to_owned());
         self.order.push_back(id.to_owned());
         true
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
     }
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Follower to leader.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -44,6 +44,10 @@ pub enum Down {
         age_ms: u64,
         body: Value,
     },
+    /// Event `id` is taken: handed to its owner, or answered by the leader. If the leader dies
+    /// now, a successor that sees the event again must not answer it as ownerless (it may
+    /// have been answered already).
+    Taken { id: String },
     /// The followers now connected: who a successor should wait for.
     Members { pids: Vec<u32> },
     /// The source's status (e.g. the Gateway is ready; Telegram is unreachable).
@@ -76,22 +80,61 @@ impl Reader {
     }
 }
 
+/// The sending end of a socket's writer.
+pub struct Sender<T>(mpsc::UnboundedSender<Outgoing<T>>);
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender(self.0.clone())
+    }
+}
+
+impl<T> Sender<T> {
+    /// Queue `message`; false if the writer is gone.
+    pub fn send(&self, message: T) -> bool {
+        self.0.send((message, None)).is_ok()
+    }
+
+    /// Queue `message`; the receiver fires once it is written to the socket.
+    pub fn send_written(&self, message: T) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.0.send((message, Some(tx)));
+        rx
+    }
+}
+
+/// A writer's channel: feed the receiver to [`write_all`].
+pub fn channel<T>() -> (Sender<T>, mpsc::UnboundedReceiver<Outgoing<T>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Sender(tx), rx)
+}
+
+/// A message to write, and who wants to know once it is in the socket (from then on the peer
+/// reads it even if this process dies).
+pub type Outgoing<T> = (T, Option<oneshot::Sender<()>>);
+
 /// Write every message from `rx` as a line until the channel closes or the peer goes away.
 /// The one writer of its socket.
 pub async fn write_all<T: Serialize>(
-    mut rx: mpsc::UnboundedReceiver<T>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing<T>>,
     mut write: OwnedWriteHalf,
 ) {
-    while let Some(message) = rx.recv().await {
-        let mut line = serde_json::to_vec(&message).expect("wire messages serialize");
-        line.push(b'\n');
+    let mut written = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut line = Vec::new();
         // Drain what is already queued into one write.
-        while let Ok(more) = rx.try_recv() {
-            line.extend(serde_json::to_vec(&more).expect("wire messages serialize"));
+        let mut next = Some(first);
+        while let Some((message, notify)) = next {
+            line.extend(serde_json::to_vec(&message).expect("wire messages serialize"));
             line.push(b'\n');
+            written.extend(notify);
+            next = rx.try_recv().ok();
         }
         if write.write_all(&line).await.is_err() {
             return;
+        }
+        for notify in written.drain(..) {
+            let _ = notify.send(());
         }
     }
     let _ = write.shutdown().await;

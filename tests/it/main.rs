@@ -6,5 +6,6 @@ mod cli;
 mod discord;
 mod discord_fake;
 mod patterns;
+mod sessions;
 mod telegram;
 mod web;
