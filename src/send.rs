@@ -50,6 +50,8 @@ pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
         Closing::Cancelled
     };
     let answer = gate.ask(request.clone(), cancel).await?;
+    // Other processes' events this one is relaying are finished before it exits.
+    crate::relay::finish(crate::relay::FINISH).await;
     let outcome = Outcome::of(&request, &answer);
     audit(
         &plan,

@@ -25,7 +25,6 @@ pub(super) async fn follow(inner: &std::sync::Arc<Inner>, stream: UnixStream) {
         st.role = Role::Following(tx.clone());
         st.followed = true;
     }
-    inner.joined.send_replace(true);
     let writer = tokio::spawn(wire::write_all(rx, write));
     let mut reader = wire::Reader::new(read);
     while let Some(down) = reader.next::<Down>().await {
@@ -48,8 +47,16 @@ pub(super) async fn follow(inner: &std::sync::Arc<Inner>, stream: UnixStream) {
                     body,
                     at,
                 };
+                super::debug(|| format!("delivering {} (event {n})", event.id));
                 inner.deliver(event).await;
                 let _ = tx.send(Up::Ack { n });
+            }
+            Down::Ping { n } => {
+                tx.send(Up::Ack { n });
+            }
+            // Only now does the leader know our routes: tickets may post.
+            Down::Welcome => {
+                inner.joined.send_replace(true);
             }
             Down::Taken { id } => {
                 inner.state().routed.insert(&id);

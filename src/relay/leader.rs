@@ -71,6 +71,8 @@ impl Lead {
 
 pub(super) struct Router {
     inner: Arc<Inner>,
+    /// Held while an event is routed; true once the process is finishing (no more events).
+    routing: tokio::sync::Mutex<bool>,
     table: Mutex<Table>,
     /// Wakes routes waiting for an owner (claims, posts, members changed).
     changed: Notify,
@@ -119,7 +121,6 @@ pub(super) fn lead(inner: &Arc<Inner>, lock: Option<(File, &Place)>) {
         }
     }
     let coordinated = listener.is_some();
-    super::debug(|| format!("leading (coordinated: {coordinated})"));
     let (router, lead) = {
         let mut st = inner.state();
         let me = std::process::id();
@@ -139,13 +140,21 @@ pub(super) fn lead(inner: &Arc<Inner>, lock: Option<(File, &Place)>) {
         table.posts.insert(Owner::Local, st.posts);
         let router = Arc::new(Router {
             inner: inner.clone(),
-            wanted: watch::Sender::new(!table.owners.is_empty()),
+            routing: tokio::sync::Mutex::new(false),
+            wanted: watch::Sender::new(!table.owners.is_empty() || !table.expected.is_empty()),
             table: Mutex::new(table),
             changed: Notify::new(),
             coordinated,
             settle_until: Instant::now() + SETTLE,
             inherited: std::mem::take(&mut st.routed),
             _lock: held,
+        });
+        super::debug(|| {
+            format!(
+                "leading (coordinated: {coordinated}); members {:?}, waiting for {:?}",
+                st.members,
+                router.table().expected
+            )
         });
         st.role = Role::Leading(router.clone());
         let lead = Lead {
@@ -156,6 +165,14 @@ pub(super) fn lead(inner: &Arc<Inner>, lock: Option<(File, &Place)>) {
         (router, lead)
     };
     inner.joined.send_replace(true);
+    // Members that have not come back by then are taken for dead.
+    let settling = router.clone();
+    tokio::spawn(async move {
+        sleep_until(settling.settle_until).await;
+        let mut t = settling.table();
+        t.expected.clear();
+        settling.changed(&t);
+    });
     if let Some(listener) = listener {
         tokio::spawn(accept(router, listener));
     }
@@ -198,8 +215,9 @@ impl Router {
     }
 
     /// Recompute `wanted` and wake waiting routes. Call after every change to the table.
+    /// Members still expected may have routes: the source keeps going for them meanwhile.
     fn changed(&self, table: &Table) {
-        let now = !table.owners.is_empty();
+        let now = !table.owners.is_empty() || !table.expected.is_empty();
         self.wanted
             .send_if_modified(|w| std::mem::replace(w, now) != now);
         self.changed.notify_waiters();
@@ -243,10 +261,19 @@ impl Router {
     }
 
     async fn route(&self, event: Event) {
+        let finishing = self.routing.lock().await;
+        if *finishing {
+            // The process is exiting: leave the event (and its offset) to the successor.
+            return std::future::pending().await;
+        }
+        // A new leader routes nothing before the members it knows of are back: each of them
+        // must hear which events are taken, in case it leads next.
+        self.settled().await;
         // Whether a process that is gone now may have answered it already; then, if nobody
         // owns it, it is left alone rather than answered a second time.
         let mut maybe_answered = self.inherited.contains(&event.id);
         let mut announced = false;
+        let mut synced = false;
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -285,6 +312,12 @@ impl Router {
                         }
                     }
                 }
+                // A follower's claim (or "posting…", sent before its message could exist) may
+                // still be in its socket: read everything first.
+                Step::Unowned | Step::Wait(_) if !synced && !event.keys.is_empty() => {
+                    synced = true;
+                    self.sync().await;
+                }
                 Step::Unowned if maybe_answered => {
                     self.inner.state().seen.insert(&event.id);
                     return;
@@ -302,6 +335,49 @@ impl Router {
                     }
                 }
             }
+        }
+    }
+
+    async fn settled(&self) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.table().expected.is_empty() || Instant::now() >= self.settle_until {
+                return;
+            }
+            tokio::select! {
+                () = notified => {}
+                () = sleep_until(self.settle_until) => {}
+            }
+        }
+    }
+
+    /// Ping every follower and wait for the answers: what they sent before is read then.
+    async fn sync(&self) {
+        let pongs: Vec<_> = {
+            let mut t = self.table();
+            t.conns
+                .values_mut()
+                .map(|conn| {
+                    let n = conn.next_event;
+                    conn.next_event += 1;
+                    let (tx, rx) = oneshot::channel();
+                    conn.acks.insert(n, tx);
+                    conn.tx.send(Down::Ping { n });
+                    rx
+                })
+                .collect()
+        };
+        let all = futures_util::future::join_all(pongs);
+        let _ = tokio::time::timeout(ANNOUNCE_PATIENCE, all).await;
+    }
+
+    /// Let the event being routed finish (at most `patience`), then route no more: the
+    /// process is about to exit, and a successor takes over from here.
+    pub(super) async fn finish(&self, patience: Duration) {
+        if let Ok(mut finishing) = tokio::time::timeout(patience, self.routing.lock()).await {
+            *finishing = true;
         }
     }
 
@@ -374,7 +450,7 @@ impl Router {
         };
         let (tx, rx) = wire::channel();
         tokio::spawn(wire::write_all(rx, write));
-        let id = {
+        let (id, written) = {
             let mut t = self.table();
             let id = t.next_conn;
             t.next_conn += 1;
@@ -383,25 +459,33 @@ impl Router {
             }
             t.posts.insert(Owner::Conn(id), posts);
             t.expected.remove(&pid);
-            if let Some(body) = &t.notice {
-                let _ = tx.send(Down::Notice { body: body.clone() });
-            }
-            if let Some(body) = &t.baton {
-                let _ = tx.send(Down::Baton { body: body.clone() });
-            }
             t.conns.insert(
                 id,
                 Conn {
                     pid,
-                    tx,
+                    tx: tx.clone(),
                     acks: HashMap::new(),
                     next_event: 0,
                 },
             );
-            broadcast_members(&t);
+            let written = broadcast_members(&t);
             self.changed(&t);
-            id
+            (id, written)
         };
+        // Every follower must know the newcomer before it may post (and so own events): a
+        // successor waits for the members it knows of.
+        let all = futures_util::future::join_all(written);
+        let _ = tokio::time::timeout(ANNOUNCE_PATIENCE, all).await;
+        {
+            let t = self.table();
+            tx.send(Down::Welcome);
+            if let Some(body) = &t.notice {
+                tx.send(Down::Notice { body: body.clone() });
+            }
+            if let Some(body) = &t.baton {
+                tx.send(Down::Baton { body: body.clone() });
+            }
+        }
         while let Some(up) = reader.next::<Up>().await {
             let mut t = self.table();
             match up {
@@ -439,14 +523,16 @@ impl Router {
         }
         t.owners.retain(|_, owner| *owner != Owner::Conn(id));
         t.posts.remove(&Owner::Conn(id));
-        broadcast_members(&t);
+        drop(broadcast_members(&t));
         self.changed(&t);
     }
 }
 
-fn broadcast_members(t: &Table) {
+/// Tell every follower who the followers are; the receivers fire once it is in the sockets.
+fn broadcast_members(t: &Table) -> Vec<oneshot::Receiver<()>> {
     let pids: Vec<u32> = t.conns.values().map(|c| c.pid).collect();
-    for conn in t.conns.values() {
-        let _ = conn.tx.send(Down::Members { pids: pids.clone() });
-    }
+    t.conns
+        .values()
+        .map(|conn| conn.tx.send_written(Down::Members { pids: pids.clone() }))
+        .collect()
 }

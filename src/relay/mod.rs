@@ -195,6 +195,10 @@ impl Relay {
         if self.inner.hooks.set(hooks).is_err() {
             return;
         }
+        STARTED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Arc::downgrade(&self.inner));
         self.inner.state().role = Role::Joining;
         match &self.inner.place {
             Ok(place) => {
@@ -293,6 +297,8 @@ impl Inner {
     async fn deliver(&self, event: Event) {
         if self.state().seen.insert(&event.id) {
             self.hooks().clone().deliver(event).await;
+        } else {
+            debug(|| format!("{} came again: dropped", event.id));
         }
     }
 
@@ -302,6 +308,30 @@ impl Inner {
             self.hooks().clone().unowned(event, coordinated).await;
         }
     }
+}
+
+/// The relays this process started (for [`finish`]).
+static STARTED: Mutex<Vec<std::sync::Weak<Inner>>> = Mutex::new(Vec::new());
+
+/// How long [`finish`] may wait, by default: enough for an answer in flight.
+pub const FINISH: Duration = Duration::from_secs(3);
+
+/// Call before the process exits. Where this process leads, the event in hand is finished
+/// (at most `patience`) and no further one is taken on: the successor gets those, instead of
+/// this process dropping one halfway (an answer half sent, an offset not confirmed). Returns
+/// at once where nothing is in hand.
+pub async fn finish(patience: Duration) {
+    let routers: Vec<Arc<Router>> = STARTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .filter_map(|inner| match &inner.state().role {
+            Role::Leading(router) => Some(router.clone()),
+            _ => None,
+        })
+        .collect();
+    futures_util::future::join_all(routers.iter().map(|r| r.finish(patience))).await;
 }
 
 /// Take the lead or follow the leader, again whenever the leader goes away.

@@ -27,7 +27,7 @@ pub enum Up {
     Posts {
         n: usize,
     },
-    /// Event `n` was handed to its ticket (or found to be a duplicate).
+    /// Event `n` was handed to its ticket (or found to be a duplicate), or ping `n` came.
     Ack {
         n: u64,
     },
@@ -44,6 +44,10 @@ pub enum Down {
         age_ms: u64,
         body: Value,
     },
+    /// Answer with `Ack { n }`: everything you sent before is read by then.
+    Ping { n: u64 },
+    /// Your hello is registered: from now on, events for your claims come to you.
+    Welcome,
     /// Event `id` is taken: handed to its owner, or answered by the leader. If the leader dies
     /// now, a successor that sees the event again must not answer it as ownerless (it may
     /// have been answered already).

@@ -9,6 +9,7 @@
 //! cargo test --release --test it sessions::bench -- --ignored --nocapture --test-threads 1
 //! ```
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -82,9 +83,13 @@ impl Bots {
             "--label",
             label,
         ]);
-        // Pass the relay's diagnostics switch through, for a failing test's stderr.
+        // With the relay's diagnostics on, every process logs to a file that a failing test
+        // prints (see `Drop`).
         if let Some(debug) = std::env::var_os("OPENFEEDBACK_RELAY_DEBUG") {
-            cmd.env("OPENFEEDBACK_RELAY_DEBUG", debug);
+            let logs = self.sb.path().join("logs");
+            std::fs::create_dir_all(&logs).unwrap();
+            let log = std::fs::File::create(logs.join(format!("{title}.log"))).unwrap();
+            cmd.env("OPENFEEDBACK_RELAY_DEBUG", debug).stderr(log);
         }
         cmd.spawn().expect("spawn send")
     }
@@ -149,6 +154,21 @@ impl Bots {
     }
 }
 
+impl Drop for Bots {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(logs) = std::fs::read_dir(self.sb.path().join("logs")) else {
+            return;
+        };
+        for log in logs.filter_map(Result::ok) {
+            let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+            eprintln!("--- {}:\n{text}", log.file_name().to_string_lossy());
+        }
+    }
+}
+
 /// What the human does with one request.
 #[derive(Clone, Debug)]
 enum Plan {
@@ -208,6 +228,25 @@ impl Shuffle {
     }
 }
 
+/// The getUpdates calls, for failure messages.
+fn polls(tg: &FakeTelegram) -> String {
+    let calls = tg.calls();
+    let start = calls.first().map(|c| c.at);
+    let mut out = String::new();
+    for c in calls.iter().filter(|c| c.method == "getupdates") {
+        let _ = writeln!(
+            out,
+            "+{:?} offset {:?} timeout {:?} -> {} ({} updates)",
+            c.at - start.unwrap(),
+            c.param("offset"),
+            c.param("timeout"),
+            c.status,
+            c.response["result"].as_array().map_or(0, Vec::len)
+        );
+    }
+    out
+}
+
 /// Wait for `child` (at most 45 s); if it hangs, kill it and show what it said.
 async fn finish(child: tokio::process::Child) -> Run {
     let pid = child.id().expect("running");
@@ -222,6 +261,13 @@ async fn finish(child: tokio::process::Child) -> Run {
         );
     };
     let output = done.unwrap().unwrap();
+    if std::env::var_os("OPENFEEDBACK_RELAY_DEBUG").is_some() {
+        eprintln!(
+            "--- {pid} exited {:?}:\n{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -233,6 +279,22 @@ fn signal(child: &tokio::process::Child, signal: i32) {
     let pid = child.id().expect("still running");
     // SAFETY: kill(2) with a pid we spawned (not yet reaped) and a valid signal number.
     unsafe { libc::kill(pid.cast_signed(), signal) };
+}
+
+/// Stop `child` (SIGSTOP) and wait until the kernel says it is stopped.
+async fn stop(child: &tokio::process::Child) {
+    signal(child, libc::SIGSTOP);
+    let stat = format!("/proc/{}/stat", child.id().unwrap());
+    for _ in 0..500 {
+        let text = std::fs::read_to_string(&stat).unwrap_or_default();
+        // `pid (comm) state ...`: the state follows the last ')'.
+        let state = text.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        if state.is_some_and(|s| s.starts_with('T')) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("process {stat} did not stop");
 }
 
 /// One waiting process and what the human will do with it.
@@ -385,7 +447,7 @@ async fn killing_the_poller_loses_no_answer() {
 
     // Nobody polls: the followers are stopped, the poller is killed.
     for &i in &followers {
-        signal(children[i].as_ref().unwrap(), libc::SIGSTOP);
+        stop(children[i].as_ref().unwrap()).await;
     }
     signal(children[leader].as_ref().unwrap(), libc::SIGKILL);
     let killed = finish(children[leader].take().unwrap()).await;
@@ -459,7 +521,7 @@ async fn killing_the_poller_loses_no_answer() {
 
     assert!(bots.tg.unanswered_callbacks().is_empty());
     assert_eq!(bots.tg.conflicts(), 0, "no 409");
-    assert_eq!(bots.tg.max_concurrent_pollers(), 1);
+    assert_eq!(bots.tg.max_concurrent_pollers(), 1, "{}", polls(&bots.tg));
     assert_ne!(bots.leader("tg-"), leader_pid, "a survivor took over");
 }
 
@@ -483,7 +545,7 @@ async fn killing_the_gateway_holder_hands_its_session_over() {
     let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
 
     for &i in &followers {
-        signal(children[i].as_ref().unwrap(), libc::SIGSTOP);
+        stop(children[i].as_ref().unwrap()).await;
     }
     signal(children[leader].as_ref().unwrap(), libc::SIGKILL);
     finish(children[leader].take().unwrap()).await;

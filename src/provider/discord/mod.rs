@@ -398,8 +398,9 @@ impl Hooks for Bot {
             if !coordinated || event.keys.is_empty() {
                 return;
             }
+            // Awaited: the relay marks the event answered once this returns.
             if let Some(Relayed::Interaction(interaction)) = Relayed::parse(&event) {
-                tokio::spawn(async move { self.refuse(&interaction, self.text.expired).await });
+                self.refuse(&interaction, self.text.expired).await;
             }
         })
     }

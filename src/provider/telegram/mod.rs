@@ -384,6 +384,9 @@ async fn poll(bot: Arc<Bot>, lead: Lead) {
             .await
         {
             Ok(updates) => {
+                relay::debug(|| {
+                    format!("getUpdates (timeout {timeout}): {} updates", updates.len())
+                });
                 short = false;
                 backoff.reset();
                 if std::mem::take(&mut troubled) {
