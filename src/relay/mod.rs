@@ -293,6 +293,15 @@ impl Inner {
         }
     }
 
+    /// See [`finish`].
+    async fn finish(&self, patience: Duration) {
+        let router = match &self.state().role {
+            Role::Leading(router) => router.clone(),
+            _ => return,
+        };
+        router.finish(patience).await;
+    }
+
     /// Hand an event that is ours to the provider, unless it came before.
     async fn deliver(&self, event: Event) {
         if self.state().seen.insert(&event.id) {
@@ -321,17 +330,13 @@ pub const FINISH: Duration = Duration::from_secs(3);
 /// this process dropping one halfway (an answer half sent, an offset not confirmed). Returns
 /// at once where nothing is in hand.
 pub async fn finish(patience: Duration) {
-    let routers: Vec<Arc<Router>> = STARTED
+    let started: Vec<Arc<Inner>> = STARTED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
         .filter_map(std::sync::Weak::upgrade)
-        .filter_map(|inner| match &inner.state().role {
-            Role::Leading(router) => Some(router.clone()),
-            _ => None,
-        })
         .collect();
-    futures_util::future::join_all(routers.iter().map(|r| r.finish(patience))).await;
+    futures_util::future::join_all(started.iter().map(|inner| inner.finish(patience))).await;
 }
 
 /// Take the lead or follow the leader, again whenever the leader goes away.
