@@ -58,8 +58,11 @@ pub(super) async fn follow(inner: &std::sync::Arc<Inner>, stream: UnixStream) {
             Down::Welcome => {
                 inner.joined.send_replace(true);
             }
-            Down::Taken { id } => {
-                inner.state().routed.insert(&id);
+            Down::Taken { ids } => {
+                let mut st = inner.state();
+                for id in &ids {
+                    st.routed.insert(id);
+                }
             }
             Down::Members { pids } => inner.state().members = pids,
             Down::Notice { body } => inner.hooks().notice(&body),

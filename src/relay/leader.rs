@@ -45,7 +45,12 @@ impl Lead {
     /// Hand `event` to its owner (or answer it as ownerless); returns when that is done and,
     /// for another process, acknowledged. Events are routed one at a time, in order.
     pub async fn route(&self, event: Event) {
-        self.router.route(event).await;
+        self.router.route_all(vec![event]).await;
+    }
+
+    /// [`Lead::route`] each of `events`, in order; the followers hear of them in one go.
+    pub async fn route_all(&self, events: Vec<Event>) {
+        self.router.route_all(events).await;
     }
 
     /// Tell every process (this one included) about the source.
@@ -260,19 +265,38 @@ impl Router {
         t.baton = Some(body);
     }
 
-    async fn route(&self, event: Event) {
+    async fn route_all(&self, events: Vec<Event>) {
         let finishing = self.routing.lock().await;
         if *finishing {
-            // The process is exiting: leave the event (and its offset) to the successor.
+            // The process is exiting: leave the events (and their offsets) to the successor.
             return std::future::pending().await;
         }
         // A new leader routes nothing before the members it knows of are back: each of them
         // must hear which events are taken, in case it leads next.
         self.settled().await;
+        // Events with an owner now are announced together (one write per follower, not one
+        // per event); the others once they are handled.
+        let owned: Vec<bool> = events
+            .iter()
+            .map(|e| matches!(self.step(e), Step::Local | Step::Remote(_)))
+            .collect();
+        let ids: Vec<String> = events
+            .iter()
+            .zip(&owned)
+            .filter(|(_, owned)| **owned)
+            .map(|(e, _)| e.id.clone())
+            .collect();
+        self.announce(ids).await;
+        for (event, announced) in events.into_iter().zip(owned) {
+            self.route(event, announced).await;
+        }
+        drop(finishing);
+    }
+
+    async fn route(&self, event: Event, mut announced: bool) {
         // Whether a process that is gone now may have answered it already; then, if nobody
         // owns it, it is left alone rather than answered a second time.
         let mut maybe_answered = self.inherited.contains(&event.id);
-        let mut announced = false;
         let mut synced = false;
         loop {
             let notified = self.changed.notified();
@@ -290,11 +314,11 @@ impl Router {
             });
             match step {
                 Step::Local => {
-                    self.announce(&event.id, &mut announced).await;
+                    self.announce_once(&event.id, &mut announced).await;
                     return self.inner.deliver(event).await;
                 }
                 Step::Remote(conn) => {
-                    self.announce(&event.id, &mut announced).await;
+                    self.announce_once(&event.id, &mut announced).await;
                     let Some(ack) = self.send_event(conn, &event) else {
                         continue;
                     };
@@ -326,7 +350,7 @@ impl Router {
                     let id = event.id.clone();
                     self.inner.unowned(event, self.coordinated).await;
                     // Answered: a successor that polls it again must not answer it again.
-                    return self.announce(&id, &mut announced).await;
+                    return self.announce_once(&id, &mut announced).await;
                 }
                 Step::Wait(until) => {
                     tokio::select! {
@@ -384,15 +408,22 @@ impl Router {
     /// Tell every follower that event `id` is taken (handed to its owner, or answered), and
     /// wait until that is in their sockets: should this process die now, a successor that
     /// sees the event again knows it may have been answered.
-    async fn announce(&self, id: &str, announced: &mut bool) {
-        if std::mem::replace(announced, true) {
+    async fn announce_once(&self, id: &str, announced: &mut bool) {
+        if !std::mem::replace(announced, true) {
+            self.announce(vec![id.to_owned()]).await;
+        }
+    }
+
+    /// [`Router::announce_once`] for several events.
+    async fn announce(&self, ids: Vec<String>) {
+        if ids.is_empty() {
             return;
         }
         let written: Vec<_> = {
             let t = self.table();
             t.conns
                 .values()
-                .map(|c| c.tx.send_written(Down::Taken { id: id.to_owned() }))
+                .map(|c| c.tx.send_written(Down::Taken { ids: ids.clone() }))
                 .collect()
         };
         let all = futures_util::future::join_all(written);

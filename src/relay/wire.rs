@@ -48,10 +48,10 @@ pub enum Down {
     Ping { n: u64 },
     /// Your hello is registered: from now on, events for your claims come to you.
     Welcome,
-    /// Event `id` is taken: handed to its owner, or answered by the leader. If the leader dies
-    /// now, a successor that sees the event again must not answer it as ownerless (it may
-    /// have been answered already).
-    Taken { id: String },
+    /// These events are taken: handed to their owners, or answered by the leader. If the
+    /// leader dies now, a successor that sees one again must not answer it as ownerless (it
+    /// may have been answered already).
+    Taken { ids: Vec<String> },
     /// The followers now connected: who a successor should wait for.
     Members { pids: Vec<u32> },
     /// The source's status (e.g. the Gateway is ready; Telegram is unreachable).

@@ -440,21 +440,47 @@ async fn hold_gateway(bot: Arc<Bot>, mut lead: Lead) {
                 let now = status.borrow_and_update().clone();
                 lead.notice(status_to_json(&now));
             }
-            event = events.recv() => match event {
-                None => return,
-                Some(gateway::Event::Session(resume)) => {
-                    lead.pass_baton(json!(resume));
-                    session = Some(resume);
-                }
-                Some(gateway::Event::Dispatch { kind, seq, d }) => {
-                    lead.route(Bot::event(kind, d)).await;
-                    if let (Some(session), Some(seq)) = (session.as_mut(), seq) {
-                        session.seq = Some(session.seq.map_or(seq, |old| old.max(seq)));
-                        lead.pass_baton(json!(session));
+            event = events.recv() => {
+                let Some(first) = event else { return };
+                // Route what has queued up in one go; a new session ends the batch.
+                let mut batch = Vec::new();
+                let mut last = None;
+                let mut next = Some(first);
+                while let Some(event) = next.take() {
+                    match event {
+                        gateway::Event::Dispatch { kind, seq, d } => {
+                            batch.push(Bot::event(kind, d));
+                            last = seq.max(last);
+                            next = events.try_recv().ok();
+                        }
+                        gateway::Event::Session(resume) => {
+                            route_batch(&lead, std::mem::take(&mut batch), last.take(), &mut session).await;
+                            lead.pass_baton(json!(resume));
+                            session = Some(resume);
+                            next = events.try_recv().ok();
+                        }
                     }
                 }
-            },
+                route_batch(&lead, batch, last, &mut session).await;
+            }
         }
+    }
+}
+
+/// Route `batch`, then leave the session's handled sequence number `last` to a successor.
+async fn route_batch(
+    lead: &Lead,
+    batch: Vec<Event>,
+    last: Option<u64>,
+    session: &mut Option<Resume>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    lead.route_all(batch).await;
+    if let (Some(session), Some(seq)) = (session.as_mut(), last) {
+        session.seq = Some(session.seq.map_or(seq, |old| old.max(seq)));
+        lead.pass_baton(json!(session));
     }
 }
 

@@ -392,13 +392,16 @@ async fn poll(bot: Arc<Bot>, lead: Lead) {
                 if std::mem::take(&mut troubled) {
                     lead.notice(json!({"ok": true}));
                 }
+                let mut batch = Vec::with_capacity(updates.len());
                 for raw in updates {
-                    let Some(id) = raw.get("update_id").and_then(Value::as_i64) else {
-                        continue;
-                    };
-                    lead.route(Bot::event(id, raw)).await;
-                    offset = Some(id + 1);
+                    if let Some(id) = raw.get("update_id").and_then(Value::as_i64) {
+                        offset = Some(offset.unwrap_or(0).max(id + 1));
+                        batch.push(Bot::event(id, raw));
+                    }
                 }
+                // Returns once every update was handed over and acknowledged: only then does
+                // the next call confirm the offset.
+                lead.route_all(batch).await;
             }
             Err(ApiError::RateLimited(pause)) => tokio::time::sleep(pause).await,
             Err(error) => {
