@@ -2,12 +2,17 @@
 //! one Discord Gateway, every request is answered once by its own process, a killed poller
 //! loses nothing, and sessions get their own forum topics.
 //!
-//! The benchmark (`bench_click_to_exit`, ignored) measures the time from a click to the exit
-//! of the process that owns the request, with 100 requests waiting:
+//! The benchmarks are ignored tests that print the time from a click to the exit of the
+//! process that owns the request: with 100 requests waiting (a click every 50 ms, then 100
+//! clicks at once), and for a lone `send` (30 runs):
 //!
 //! ```text
 //! cargo test --release --test it sessions::bench -- --ignored --nocapture --test-threads 1
 //! ```
+//!
+//! `OPENFEEDBACK_TEST_BIN=/path/to/openfeedback` runs another build of the binary (e.g. an
+//! older one, for comparison). `OPENFEEDBACK_RELAY_DEBUG=1` makes every process log the
+//! relay's decisions to a file that a failing test prints.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -648,8 +653,8 @@ enum Target {
 }
 
 /// Time from a click to the exit of the process that owns the request, with `n` requests
-/// waiting on one bot. Prints the median and the 95th percentile.
-async fn click_to_exit(provider: &str, n: usize, spacing: Duration) -> (Duration, Duration) {
+/// waiting on one bot; one latency per request.
+async fn click_to_exit(provider: &str, n: usize, spacing: Duration) -> Vec<Duration> {
     let bots = Bots::new().await;
     let titles: Vec<String> = (0..n).map(|i| format!("bench {i:03}")).collect();
     let mut children: Vec<_> = titles
@@ -695,32 +700,54 @@ async fn click_to_exit(provider: &str, n: usize, spacing: Duration) -> (Duration
         assert_eq!(code, Some(0), "{}", titles[i]);
         latencies.push(at - clicked[i]);
     }
-    latencies.sort();
-    let median = latencies[n / 2];
-    let p95 = latencies[(n * 95).div_ceil(100) - 1];
-    eprintln!(
-        "{provider}, {n} waiting, clicks {}: median {median:.1?}, p95 {p95:.1?}, max {:.1?}",
-        if spacing.is_zero() {
-            "all at once".to_owned()
-        } else {
-            format!("every {spacing:?}")
-        },
-        latencies[n - 1]
-    );
     if provider == "telegram" {
         assert_eq!(bots.tg.conflicts(), 0);
         assert_eq!(bots.tg.max_concurrent_pollers(), 1);
     } else {
         assert_eq!(bots.dc.identify_count(), 1);
     }
-    (median, p95)
+    latencies
+}
+
+/// Print the median, the 95th percentile and the maximum of `latencies`.
+fn report(what: &str, mut latencies: Vec<Duration>) {
+    latencies.sort();
+    let n = latencies.len();
+    let median = latencies[n / 2];
+    let p95 = latencies[(n * 95).div_ceil(100) - 1];
+    eprintln!(
+        "{what}: median {median:.1?}, p95 {p95:.1?}, max {:.1?} ({n} samples)",
+        latencies[n - 1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: run with --ignored --nocapture"]
 async fn bench_click_to_exit() {
-    click_to_exit("telegram", 100, Duration::from_millis(50)).await;
-    click_to_exit("telegram", 100, Duration::ZERO).await;
-    click_to_exit("discord", 100, Duration::from_millis(50)).await;
-    click_to_exit("discord", 100, Duration::ZERO).await;
+    for provider in ["telegram", "discord"] {
+        let spaced = click_to_exit(provider, 100, Duration::from_millis(50)).await;
+        report(
+            &format!("{provider}, 100 waiting, a click every 50 ms"),
+            spaced,
+        );
+        let burst = click_to_exit(provider, 100, Duration::ZERO).await;
+        report(
+            &format!("{provider}, 100 waiting, 100 clicks at once"),
+            burst,
+        );
+    }
+}
+
+/// The single-process path: one `send` alone, 30 times (compare builds with
+/// `OPENFEEDBACK_TEST_BIN=/path/to/openfeedback`).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: run with --ignored --nocapture"]
+async fn bench_lone_click_to_exit() {
+    for provider in ["telegram", "discord"] {
+        let mut latencies = Vec::new();
+        for _ in 0..30 {
+            latencies.extend(click_to_exit(provider, 1, Duration::ZERO).await);
+        }
+        report(&format!("{provider}, a lone send"), latencies);
+    }
 }

@@ -14,9 +14,11 @@ pub mod fake_discord;
 pub mod fake_telegram;
 pub mod proxy;
 
-/// The openfeedback binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_openfeedback")
+/// The openfeedback binary under test; `OPENFEEDBACK_TEST_BIN` runs another build instead
+/// (e.g. to benchmark against an older one).
+pub fn bin() -> String {
+    std::env::var("OPENFEEDBACK_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_openfeedback").to_owned())
 }
 
 /// A private home for one test run of the binary.
