@@ -13,35 +13,40 @@
 //!   Whoever holds the `flock` on the lock file is the leader and listens on the socket (mode
 //!   0600; peers must have our uid); everybody else connects to it as a **follower**. The
 //!   kernel drops the lock when the leader dies, however it dies.
-//! - **Routes.** Each ticket *claims* keys: its request id (before it posts, so no click can
-//!   come first) and the ids of its messages (for replies). A follower sends its claims and
-//!   its count of posts in flight to the leader, all at once in its first line and then as
-//!   they change. The leader keeps the one table of owners.
-//! - **Routing.** The source hands each event to [`Lead::route`], which returns once the
-//!   event is handled: delivered to a local ticket, or sent to the owning follower and
-//!   **acknowledged** by it, or found to have no owner, in which case the leader answers it
-//!   itself ("this request has expired"), so every click is answered exactly once. An event
-//!   whose keys are unknown waits (up to its patience) while posts are in flight, whose
-//!   message ids may be the ones it needs, and while a new leader is settling (below).
-//! - **No loss.** Telegram offsets are confirmed only after `route` returned. When a leader
-//!   dies mid-batch, its successor polls again from the last confirmed offset; updates that
-//!   were already delivered come again and every process drops duplicates by event id. The
-//!   Gateway source passes a **baton** (session id, resume URL, last handled sequence) to the
-//!   followers after each event, so a successor resumes the session (Discord replays what was
-//!   missed) instead of spending an Identify.
-//! - **Takeover.** Followers notice the socket closing, and race for the lock; losers connect
-//!   to the winner and send their claims again. The leader tells its followers who the
-//!   members are; a new leader waits (at most [`SETTLE`]) for the surviving members to
-//!   re-register before it declares anything ownerless, so a survivor's click is never
-//!   answered "expired" just because its owner had not reconnected yet.
-//! - **Cheap alone.** A lone process takes the lock, listens, and runs the source; no
-//!   messages are exchanged. If the runtime directory cannot be used, the process runs alone
+//! - **Routes.** Each ticket *claims* keys: its request id (before it posts) and the ids of
+//!   its messages (for replies), and counts its posts in flight. A follower sends all of that
+//!   in its first line, then each change. The leader keeps the one table of owners and
+//!   answers `Welcome` once it has registered a follower and told every other follower about
+//!   it; tickets post only after that, so no click can come before its owner is known.
+//! - **Routing.** The source hands each batch of events to [`Lead::route_all`], which returns
+//!   once every event is handled: delivered to a local ticket, or sent to the owning follower
+//!   and **acknowledged**, or, when nobody owns it, answered by the leader itself ("this
+//!   request has expired"): every click is answered once. Before an event is called
+//!   ownerless, the leader pings every follower (a claim or "posting…" may still be in a
+//!   socket: they were sent before the message existed) and waits while posts are in flight
+//!   for a reply to a message whose id is not claimed yet.
+//! - **No loss, no double answer.** Telegram offsets are confirmed only after `route_all`
+//!   returned; the Gateway source leaves a **baton** (session id, resume URL, last handled
+//!   sequence number) with the followers, so a successor resumes the session and Discord
+//!   replays what was missed instead of costing an Identify. Events that come again are
+//!   dropped by id in every process. An event the leader hands to an owner is first marked
+//!   **taken** in every follower's socket (an ownerless one right after the leader answered
+//!   it), so a successor never answers a replayed event whose owner answered it and exited.
+//! - **Takeover.** Followers notice the socket closing and race for the lock; losers connect
+//!   to the winner and register again. The new leader routes nothing until the members it
+//!   knew of are back (at most [`SETTLE`]), so each of them hears what is taken from then on,
+//!   and none of their clicks is called ownerless for want of a reconnect.
+//! - **Exit.** [`finish`] (called before the process exits) lets a leader complete the batch
+//!   in hand and take no more: the successor gets the rest.
+//! - **Cheap alone.** A lone process takes the lock, listens, and runs the source; nothing
+//!   goes over the socket. If the runtime directory cannot be used, the process runs alone
 //!   without coordination, as before (and then does not answer others' interactions).
 //!
 //! Ownership: the relay state (role, claims, posts in flight, seen ids) lives behind one
-//! mutex in [`Inner`]; the leader's table of owners behind another in [`leader::Router`]. Lock
+//! mutex in `Inner`; the leader's table of owners behind another in `leader::Router`. Lock
 //! order is state, then table; nothing locks the state while holding the table. Each socket
-//! has one reader task and one writer task fed by an unbounded channel.
+//! has one reader task and one writer task fed by an unbounded channel; events are routed one
+//! batch at a time under the router's `routing` lock.
 
 mod follower;
 mod leader;
