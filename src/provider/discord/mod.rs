@@ -1,7 +1,7 @@
 //! Discord: requests as messages with buttons (REST v10), answers over the Gateway.
 //!
 //! One [`Bot`] per process owns the REST client. The processes of one bot share a single
-//! Gateway connection ([`gateway`]) through the [relay](crate::relay): the leader holds it
+//! Gateway connection ([`gateway`]) through the relay (`crate::relay`): the leader holds it
 //! and relays each click, modal submit and reply to the process that owns it. Each open
 //! ticket routes its request id (before it posts) and its message id (for replies) to the
 //! ticket's task, here and in the relay; the Gateway is connected only while some process has

@@ -1,7 +1,7 @@
 //! Telegram: requests as messages with inline keyboards, answers from `getUpdates`.
 //!
 //! One [`Bot`] per process; the processes of one bot share a single long poll through the
-//! [relay](crate::relay): the leader polls, and each update goes to the process that owns
+//! relay (`crate::relay`): the leader polls, and each update goes to the process that owns
 //! it. Each open ticket routes its request id (claimed before the message is posted, so no
 //! click can come first) and the ids of its messages (for replies) to its task, here and in
 //! the relay. The poller runs only while some process has a route, so idle processes make no
