@@ -16,9 +16,12 @@ pub mod proxy;
 
 /// The openfeedback binary under test; `OPENFEEDBACK_TEST_BIN` runs another build instead
 /// (e.g. to benchmark against an older one).
-pub fn bin() -> String {
-    std::env::var("OPENFEEDBACK_TEST_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_openfeedback").to_owned())
+pub fn bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("OPENFEEDBACK_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_openfeedback").to_owned())
+    })
 }
 
 /// A private home for one test run of the binary.
