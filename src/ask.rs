@@ -71,6 +71,8 @@ pub async fn ask_until(
         }
     };
     let answer = gate.ask(request.clone(), cancel).await?;
+    // Other processes' events this one is relaying are finished before it exits.
+    crate::relay::finish(crate::relay::FINISH).await;
     let stopped = match answer.decision {
         Decision::Cancelled => *stopped.lock().expect("stop cell"),
         _ => None,

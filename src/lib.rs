@@ -20,6 +20,7 @@ pub mod paths;
 pub mod patterns;
 pub mod provider;
 pub mod providers;
+pub mod relay;
 pub mod request;
 pub mod rules;
 pub mod run;

@@ -36,6 +36,8 @@ pub struct RawTelegram {
     pub api_base: Option<Spanned<String>>,
     /// Post into this forum topic.
     pub message_thread_id: Option<i64>,
+    /// One forum topic per session label, created on demand.
+    pub topic_per_session: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

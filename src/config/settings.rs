@@ -65,6 +65,8 @@ pub struct TelegramSettings {
     /// Without a trailing slash; bot calls go to `{api_base}/bot{token}/{method}`.
     pub api_base: String,
     pub message_thread_id: Option<i64>,
+    /// Post each session (by its label) into its own forum topic, created on demand.
+    pub topic_per_session: bool,
 }
 
 /// A Discord id: 64-bit, kept as its decimal digits so it never loses precision.
@@ -397,6 +399,7 @@ impl Settings {
             allow_any_member,
             api_base,
             message_thread_id,
+            topic_per_session,
         } = section.get_ref();
         let token = self.token(
             self.telegram_token_env.as_deref(),
@@ -457,6 +460,7 @@ impl Settings {
             trusted,
             api_base,
             message_thread_id: *message_thread_id,
+            topic_per_session: topic_per_session.unwrap_or(false),
         })
     }
 

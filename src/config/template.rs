@@ -29,6 +29,7 @@ trusted_user_ids = []
 # allow_any_member = false
 # api_base = "https://api.telegram.org"   # e.g. a self-hosted Bot API server
 # message_thread_id = 42                  # post into this forum topic
+# topic_per_session = true                # a forum group: one topic per session label
 
 # [discord]
 # bot_token = "YOUR_BOT_TOKEN"            # or OPENFEEDBACK_DISCORD_BOT_TOKEN

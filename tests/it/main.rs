@@ -11,6 +11,7 @@ mod failover;
 mod hook;
 mod patterns;
 mod rules;
+mod sessions;
 mod telegram;
 mod web;
 mod wrap;

@@ -195,3 +195,27 @@ fn hook_fallbacks_default_to_ask_and_never_allow() {
     let err = parse(&text).err().unwrap();
     assert_eq!(err.key.as_deref(), Some("hook.on_error"));
 }
+
+#[test]
+fn topic_per_session_is_off_unless_asked_for() {
+    let plan = |text: &str| {
+        parse(text)
+            .unwrap()
+            .plan(None, None)
+            .unwrap()
+            .telegram
+            .unwrap()
+    };
+    assert!(!plan(V03).topic_per_session);
+    let forum = V03.replace(
+        "trusted_user_ids = []",
+        "trusted_user_ids = []\ntopic_per_session = true",
+    );
+    assert!(plan(&forum).topic_per_session);
+    let typo = V03.replace(
+        "trusted_user_ids = []",
+        "trusted_user_ids = []\ntopics_per_session = true",
+    );
+    let error = parse(&typo).err().unwrap().to_string();
+    assert!(error.contains("topics_per_session"), "{error}");
+}

@@ -2,14 +2,18 @@
 //!
 //! # Theory of operation
 //!
-//! [`Gateway`] is a handle; one driver task owns the connection and everything about it.
-//! Tickets tell it whether it is wanted ([`Gateway::want`]) and watch its [`Status`]. Clicks,
-//! modal submits and messages leave on one channel as [`Event`]s, and the provider routes them
-//! to tickets by request id, the way Telegram's poller does.
+//! [`Gateway`] is a handle; one driver task owns the connection and everything about it. It
+//! runs in the one process that leads the bot's [relay](crate::relay), which tells it whether
+//! it is wanted ([`Gateway::want`]) and relays its [`Status`] and its [`Event`]s (clicks,
+//! modal submits, messages, raw with their sequence numbers) to the processes whose tickets
+//! own them.
 //!
-//! - **Only while wanted.** The driver connects when the first ticket appears and closes with
-//!   1000 (which ends the session) when the last one is gone, so an idle `wrap` holds no
-//!   connection. Identifies are rationed (1000 a day), so one process never holds two.
+//! - **Only while wanted.** The driver connects when some process has a ticket and closes with
+//!   1000 (which ends the session) when none is left, so idle processes hold no connection.
+//!   Identifies are rationed (1000 a day), so all the processes of one bot share one.
+//! - **Handing over.** Each new session is reported as [`Event::Session`]; the relay passes it
+//!   on, so when the leading process exits or dies, its successor starts with
+//!   [`Config::resume`] and resumes that session instead of identifying again.
 //! - **Connecting.** The URL is `gateway_url` from the config, else the `url` of
 //!   `GET /gateway/bot` (asked once per process), with `?v=10&encoding=json`. The TCP
 //!   connection goes through the HTTP proxy that applies (see [`super::proxy`]); TLS for
@@ -55,7 +59,6 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message as Frame, http::HeaderValue};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::model::{Interaction, Message};
 use super::proxy::{ConnectError, Proxies};
 use super::rest::{Backoff, Rest, RestError, jitter};
 use crate::provider::{ProviderError, ProviderName};
@@ -82,6 +85,17 @@ pub struct Config {
     /// Ask for MESSAGE_CONTENT (reply-text feedback).
     pub message_content: bool,
     pub proxies: Proxies,
+    /// A session to resume (a previous leader's) instead of identifying.
+    pub resume: Option<Resume>,
+}
+
+/// What resuming a session takes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Resume {
+    pub session_id: String,
+    pub url: String,
+    /// The last sequence number handled.
+    pub seq: Option<u64>,
 }
 
 /// Where the Gateway stands.
@@ -101,8 +115,21 @@ pub enum Status {
 /// What the Gateway hands to the provider.
 #[derive(Debug)]
 pub enum Event {
-    Interaction(Interaction),
-    Message(Message),
+    /// INTERACTION_CREATE or MESSAGE_CREATE, as received, with its sequence number.
+    Dispatch {
+        kind: Dispatch,
+        seq: Option<u64>,
+        d: Value,
+    },
+    /// READY began a new session: resume it with this (sequence numbers then follow the
+    /// dispatches).
+    Session(Resume),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    Interaction,
+    Message,
 }
 
 /// The handle of the process's Gateway connection.
@@ -118,13 +145,17 @@ impl Gateway {
         let (status_tx, status_rx) = watch::channel(Status::Down);
         let driver = Driver {
             content: config.message_content,
+            session: config.resume.clone().map(|r| Session {
+                id: r.session_id,
+                resume_url: r.url,
+                seq: r.seq,
+            }),
             config,
             rest,
             events,
             want: want_rx,
             status: status_tx,
             discovered: None,
-            session: None,
             backoff: Backoff::default(),
             failures: 0,
         };
@@ -508,25 +539,35 @@ impl Driver {
         if let (Some(s), Some(session)) = (payload.s, self.session.as_mut()) {
             session.seq = Some(session.seq.map_or(s, |old| old.max(s)));
         }
-        let event = match kind {
+        let kind = match kind {
             "READY" | "RESUMED" => {
                 *ready = true;
                 self.backoff.reset();
+                if kind == "READY"
+                    && let Some(session) = &self.session
+                {
+                    let resume = Resume {
+                        session_id: session.id.clone(),
+                        url: session.resume_url.clone(),
+                        seq: payload.s,
+                    };
+                    let _ = self.events.send(Event::Session(resume)).await;
+                }
                 self.status.send_replace(Status::Ready {
                     message_content: self.content,
                 });
                 return;
             }
-            "INTERACTION_CREATE" => serde_json::from_value(payload.d).map(Event::Interaction),
-            "MESSAGE_CREATE" => serde_json::from_value(payload.d).map(Event::Message),
+            "INTERACTION_CREATE" => Dispatch::Interaction,
+            "MESSAGE_CREATE" => Dispatch::Message,
             _ => return,
         };
-        match event {
-            Ok(event) => {
-                let _ = self.events.send(event).await;
-            }
-            Err(e) => crate::log::warn(&format!("discord: ignoring an unreadable {kind}: {e}")),
-        }
+        let event = Event::Dispatch {
+            kind,
+            seq: payload.s,
+            d: payload.d,
+        };
+        let _ = self.events.send(event).await;
     }
 
     fn on_close(&self, code: Option<u16>) -> End {

@@ -115,6 +115,8 @@ pub struct Message {
     pub content: String,
     pub webhook_id: Option<String>,
     pub message_reference: Option<Reference>,
+    /// The message replied to (Discord includes it, with its components).
+    pub referenced_message: Option<Value>,
 }
 
 impl Message {
@@ -122,6 +124,25 @@ impl Message {
     pub fn replied_to(&self) -> Option<&str> {
         self.message_reference.as_ref()?.message_id.as_deref()
     }
+
+    /// The request id in the buttons of the message replied to, if they are ours.
+    pub fn replied_request(&self) -> Option<RequestId> {
+        let rows = self
+            .referenced_message
+            .as_ref()?
+            .get("components")?
+            .as_array()?;
+        request_in_components(rows)
+    }
+}
+
+/// The request id in the custom ids of a message's components (action rows), if ours.
+pub fn request_in_components(rows: &[Value]) -> Option<RequestId> {
+    rows.iter()
+        .filter_map(|row| row.get("components")?.as_array())
+        .flatten()
+        .filter_map(|c| c.get("custom_id")?.as_str())
+        .find_map(|id| parse_custom_id(id).map(|(request, _)| request))
 }
 
 /// Component custom id: `of1:<request id>:<choice>` (at most 3 + 1 + 16 + 1 + 8 = 29 bytes,

@@ -57,7 +57,7 @@ pub(super) async fn run(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHand
     let deadline = Instant::now() + request.timeout;
     let (tx, mut inbox) = mpsc::channel(16);
     bot.set_route(&request.id, Route::Live(tx));
-    let mut status = Bot::gateway(&bot).status();
+    let mut status = bot.status();
 
     let ready = tokio::select! {
         ready = wait_ready(&mut status, &events) => ready,

@@ -1,26 +1,35 @@
 //! Telegram: requests as messages with inline keyboards, answers from `getUpdates`.
 //!
-//! One [`Bot`] per process owns the long poll. Each open ticket registers a route from its
-//! request id (and from the ids of its messages, for replies) to the ticket's task. The poller
-//! runs only while routes exist, so an idle process makes no calls. An update's offset is
-//! confirmed (by the next `getUpdates`) only after the update was handed to its route.
-//! Every callback query gets an answer: the ticket's, the reason of a closed ticket ("moved to
-//! Discord"), or "expired". Clicks must come from the configured chat and carry the id of a
-//! request this process knows.
+//! One [`Bot`] per process; the processes of one bot share a single long poll through the
+//! relay (`crate::relay`): the leader polls, and each update goes to the process that owns
+//! it. Each open ticket routes its request id (claimed before the message is posted, so no
+//! click can come first) and the ids of its messages (for replies) to its task, here and in
+//! the relay. The poller runs only while some process has a route, so idle processes make no
+//! calls. An update's offset is confirmed (by the next `getUpdates`) only after its owner
+//! acknowledged it; a successor that polls the same update again is ignored by the owner.
+//! Every callback query gets an answer: the ticket's, the reason of a closed ticket ("moved
+//! to Discord"), or "expired" (from the owner when its ticket is gone, from the leader when
+//! no process owns the request). Clicks must come from the configured chat and carry the id
+//! of a request of ours; replies count only as replies to the request or its reason prompt.
+//!
+//! With `topic_per_session`, each session label gets its own forum topic (`topics`).
 
 mod api;
 pub mod render;
+mod topics;
 mod updates;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use self::api::{Api, ApiError, Backoff};
+use self::topics::Topics;
 use self::updates::{CallbackQuery, Message, Update, callback_data, parse_callback_data};
 use crate::answer::Person;
 use crate::config::TelegramSettings;
@@ -29,11 +38,16 @@ use crate::provider::{
     Closing, Delivery, Provider, ProviderError, ProviderName, Reply, Ticket, TicketEvent,
     TicketHandle,
 };
+use crate::relay::{self, Event, Hooks, Key, Lead, Relay};
 use crate::request::{Notice, Request, RequestId, Verdict};
 
 const POLL_SECS: u64 = 30;
 /// How long withdrawing a message may keep retrying.
 const WITHDRAW_PATIENCE: Duration = Duration::from_secs(15);
+/// How long a reply to a bot message of unknown id waits for posts in flight to register.
+const REPLY_PATIENCE: Duration = Duration::from_secs(5);
+/// How long a ticket waits to join the other processes of the bot before it posts anyway.
+const JOIN_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The Telegram provider.
 pub struct Telegram {
@@ -43,14 +57,15 @@ pub struct Telegram {
 impl Telegram {
     pub fn new(http: reqwest::Client, settings: TelegramSettings, locale: Locale) -> Self {
         let api = Api::new(http, &settings.api_base, settings.token.clone());
+        let relay = Relay::for_bot("tg", &settings.api_base, settings.token.expose());
+        let topics = Topics::new(relay.place(), settings.chat_id);
         let bot = Arc::new(Bot {
             api,
             settings,
             text: locale.messages(),
             routes: Mutex::default(),
-            wake: Notify::new(),
-            polling: Mutex::new(false),
-            posts: watch::Sender::new(0),
+            relay,
+            topics,
         });
         Telegram { bot }
     }
@@ -63,7 +78,7 @@ impl Provider for Telegram {
 
     fn open(&self, request: Arc<Request>) -> Ticket {
         let (ticket, handle) = Ticket::pair();
-        Bot::ensure_poller(&self.bot);
+        self.bot.relay.start(self.bot.clone());
         tokio::spawn(run_ticket(self.bot.clone(), request, handle));
         ticket
     }
@@ -96,20 +111,8 @@ struct Bot {
     settings: TelegramSettings,
     text: &'static Messages,
     routes: Mutex<Routes>,
-    wake: Notify,
-    polling: Mutex<bool>,
-    /// Messages being posted whose ids are not registered yet. An update that refers to an
-    /// unknown message waits for these, as it may answer one of them.
-    posts: watch::Sender<usize>,
-}
-
-/// Counts a post in flight until its message id is registered (or the post failed).
-struct PostGuard<'a>(&'a watch::Sender<usize>);
-
-impl Drop for PostGuard<'_> {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
-    }
+    relay: Relay,
+    topics: Topics,
 }
 
 #[derive(Default)]
@@ -130,45 +133,76 @@ enum Inbound {
         choice: String,
     },
     Reply(Message),
-    Trouble(ApiError),
+    Trouble(ProviderError),
 }
 
-impl Bot {
-    fn ensure_poller(bot: &Arc<Bot>) {
-        let mut polling = bot.polling.lock().expect("poller flag");
-        if !*polling {
-            *polling = true;
-            tokio::spawn(poll(bot.clone()));
+/// A ticket's routes, here and in the relay; dropping it removes them.
+struct Claims {
+    bot: Arc<Bot>,
+    request: RequestId,
+    keys: Vec<Key>,
+}
+
+impl Claims {
+    /// Route the request to `tx` (before its message is posted).
+    fn new(bot: &Arc<Bot>, request: &RequestId, tx: mpsc::Sender<Inbound>) -> Claims {
+        bot.routes
+            .lock()
+            .expect("routes")
+            .by_request
+            .insert(request.clone(), Route::Live(tx));
+        let key = Key::request(request);
+        bot.relay.claim(key.clone());
+        Claims {
+            bot: bot.clone(),
+            request: request.clone(),
+            keys: vec![key],
         }
     }
 
+    /// Route replies to message `id` too.
+    fn message(&mut self, id: i64) {
+        self.bot
+            .routes
+            .lock()
+            .expect("routes")
+            .by_message
+            .insert(id, self.request.clone());
+        let key = Key::message(self.bot.settings.chat_id, id);
+        self.bot.relay.claim(key.clone());
+        self.keys.push(key);
+    }
+
+    fn close(&self, late: String) {
+        self.bot
+            .routes
+            .lock()
+            .expect("routes")
+            .by_request
+            .insert(self.request.clone(), Route::Closed(late));
+    }
+}
+
+impl Drop for Claims {
+    fn drop(&mut self) {
+        {
+            let mut routes = self.bot.routes.lock().expect("routes");
+            routes.by_request.remove(&self.request);
+            routes.by_message.retain(|_, id| *id != self.request);
+        }
+        for key in &self.keys {
+            self.bot.relay.release(key);
+        }
+    }
+}
+
+impl Bot {
     fn error(error: &ApiError) -> ProviderError {
         ProviderError::new(
             ProviderName::Telegram,
             error.describe(),
             error.is_permanent(),
         )
-    }
-
-    fn begin_post(&self) -> PostGuard<'_> {
-        self.posts.send_modify(|n| *n += 1);
-        PostGuard(&self.posts)
-    }
-
-    /// Wait (briefly) until no post is in flight, so its id is known before an update that
-    /// may refer to it is judged.
-    async fn posts_registered(&self) {
-        let mut posts = self.posts.subscribe();
-        let _ = tokio::time::timeout(Duration::from_secs(10), posts.wait_for(|n| *n == 0)).await;
-    }
-
-    fn has_live_routes(&self) -> bool {
-        self.routes
-            .lock()
-            .expect("routes")
-            .by_request
-            .values()
-            .any(|r| matches!(r, Route::Live(_)))
     }
 
     async fn answer_callback(&self, id: &str, text: &str) {
@@ -182,6 +216,39 @@ impl Bot {
                 "telegram: answerCallbackQuery failed: {}",
                 e.describe()
             ));
+        }
+    }
+
+    /// The relay's view of an update: who may own it.
+    fn event(update_id: i64, raw: Value) -> Event {
+        let mut keys = Vec::new();
+        let mut patience = Duration::ZERO;
+        let mut awaits_posts = false;
+        if let Ok(update) = serde_json::from_value::<Update>(raw.clone()) {
+            if let Some(query) = &update.callback_query {
+                if let Some((request, _)) = query.data.as_deref().and_then(parse_callback_data) {
+                    keys.push(Key::request(&request));
+                    patience = relay::SETTLE;
+                }
+            } else if let Some(message) = &update.message
+                && let Some(replied) = &message.reply_to_message
+            {
+                keys.push(Key::message(message.chat.id, replied.message_id));
+                if let Some(request) = replied.request_id() {
+                    keys.push(Key::request(&request));
+                }
+                // Our own message whose id may not be registered yet (a reason prompt).
+                awaits_posts = replied.from.as_ref().is_some_and(|u| u.is_bot);
+                patience = REPLY_PATIENCE;
+            }
+        }
+        Event {
+            id: format!("tg:{update_id}"),
+            keys,
+            patience,
+            awaits_posts,
+            body: raw,
+            at: Instant::now(),
         }
     }
 
@@ -207,19 +274,13 @@ impl Bot {
             return self.answer_callback(&query.id, self.text.expired).await;
         };
         let choice = choice.to_owned();
-        let lookup = || {
+        let route = {
             let routes = self.routes.lock().expect("routes");
             match routes.by_request.get(&request) {
-                Some(Route::Live(tx)) => Some(Ok(tx.clone())),
-                Some(Route::Closed(text)) => Some(Err(text.clone())),
-                None => None,
+                Some(Route::Live(tx)) => Ok(tx.clone()),
+                Some(Route::Closed(text)) => Err(text.clone()),
+                None => Err(self.text.expired.to_owned()),
             }
-        };
-        let route = if let Some(route) = lookup() {
-            route
-        } else {
-            self.posts_registered().await;
-            lookup().unwrap_or_else(|| Err(self.text.expired.to_owned()))
         };
         match route {
             Ok(tx) => {
@@ -238,31 +299,25 @@ impl Bot {
         {
             return;
         }
-        let Some(replied) = message.reply_to_message.as_ref().map(|m| m.message_id) else {
+        let Some(replied) = message.reply_to_message.as_deref() else {
             return;
         };
-        let lookup = || {
+        let tx = {
             let routes = self.routes.lock().expect("routes");
-            match routes
+            let request = routes
                 .by_message
-                .get(&replied)
-                .and_then(|id| routes.by_request.get(id))
-            {
-                Some(Route::Live(tx)) => Some(tx.clone()),
-                _ => None,
+                .get(&replied.message_id)
+                .cloned()
+                .or_else(|| replied.request_id());
+            match request.and_then(|id| routes.by_request.get(&id)) {
+                Some(Route::Live(tx)) => tx.clone(),
+                _ => return,
             }
-        };
-        let tx = if let Some(tx) = lookup() {
-            tx
-        } else {
-            self.posts_registered().await;
-            let Some(tx) = lookup() else { return };
-            tx
         };
         let _ = tx.send(Inbound::Reply(message)).await;
     }
 
-    fn tell_all(&self, trouble: &ApiError) {
+    fn tell_all(&self, trouble: &ProviderError) {
         let routes = self.routes.lock().expect("routes");
         for route in routes.by_request.values() {
             if let Route::Live(tx) = route {
@@ -270,36 +325,106 @@ impl Bot {
             }
         }
     }
+
+    /// The forum topic for `request`: its session's own topic with `topic_per_session`, else
+    /// the configured `message_thread_id`.
+    async fn thread_for(&self, request: &Request) -> Option<i64> {
+        let configured = self.settings.message_thread_id;
+        if !self.settings.topic_per_session {
+            return configured;
+        }
+        let Some(label) = &request.origin.label else {
+            return configured;
+        };
+        self.topics.thread(&self.api, label).await.or(configured)
+    }
 }
 
-/// The long poll. Runs for the life of the process, but calls Telegram only while a ticket is
-/// live; otherwise it sleeps until one registers.
-async fn poll(bot: Arc<Bot>) {
+impl Hooks for Bot {
+    fn lead(self: Arc<Self>, lead: Lead) -> BoxFuture<'static, ()> {
+        Box::pin(poll(self, lead))
+    }
+
+    fn deliver(self: Arc<Self>, event: Event) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            if let Ok(update) = serde_json::from_value::<Update>(event.body) {
+                self.dispatch(update).await;
+            }
+        })
+    }
+
+    fn unowned(self: Arc<Self>, event: Event, _coordinated: bool) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            if let Ok(Update {
+                callback_query: Some(query),
+                ..
+            }) = serde_json::from_value::<Update>(event.body)
+            {
+                self.answer_callback(&query.id, self.text.expired).await;
+            }
+        })
+    }
+
+    fn notice(&self, notice: &Value) {
+        if let Some(trouble) = notice.get("trouble") {
+            let error = ProviderError::new(
+                ProviderName::Telegram,
+                trouble["message"].as_str().unwrap_or("getUpdates failed"),
+                trouble["permanent"].as_bool().unwrap_or(false),
+            );
+            self.tell_all(&error);
+        }
+    }
+}
+
+/// The long poll, in the leader. Calls Telegram only while some process has a route;
+/// otherwise it sleeps until one registers.
+async fn poll(bot: Arc<Bot>, lead: Lead) {
     let mut offset: Option<i64> = None;
     let mut backoff = Backoff::default();
+    let mut wanted = lead.wanted();
+    // A predecessor's long poll may still be open at Telegram for a moment: a short poll does
+    // not terminate it (only a waiting one does), so the first one is short.
+    let mut short = lead.took_over();
+    let mut troubled = false;
     loop {
-        if !bot.has_live_routes() {
-            bot.wake.notified().await;
+        if !*wanted.borrow_and_update() {
+            if wanted.changed().await.is_err() {
+                return;
+            }
             continue;
         }
+        let timeout = if short { 0 } else { POLL_SECS };
         let mut params =
-            json!({"timeout": POLL_SECS, "allowed_updates": ["message", "callback_query"]});
+            json!({"timeout": timeout, "allowed_updates": ["message", "callback_query"]});
         if let Some(offset) = offset {
             params["offset"] = json!(offset);
         }
-        let wait = Duration::from_secs(POLL_SECS + 10);
+        let wait = Duration::from_secs(timeout + 10);
         match bot
             .api
-            .call::<Vec<Update>>("getUpdates", &params, wait)
+            .call::<Vec<Value>>("getUpdates", &params, wait)
             .await
         {
             Ok(updates) => {
+                relay::debug(|| {
+                    format!("getUpdates (timeout {timeout}): {} updates", updates.len())
+                });
+                short = false;
                 backoff.reset();
-                for update in updates {
-                    let id = update.update_id;
-                    bot.dispatch(update).await;
-                    offset = Some(id + 1);
+                if std::mem::take(&mut troubled) {
+                    lead.notice(json!({"ok": true}));
                 }
+                let mut batch = Vec::with_capacity(updates.len());
+                for raw in updates {
+                    if let Some(id) = raw.get("update_id").and_then(Value::as_i64) {
+                        offset = Some(offset.unwrap_or(0).max(id + 1));
+                        batch.push(Bot::event(id, raw));
+                    }
+                }
+                // Returns once every update was handed over and acknowledged: only then does
+                // the next call confirm the offset.
+                lead.route_all(batch).await;
             }
             Err(ApiError::RateLimited(pause)) => tokio::time::sleep(pause).await,
             Err(error) => {
@@ -307,7 +432,11 @@ async fn poll(bot: Arc<Bot>) {
                     "telegram: getUpdates failed: {}",
                     error.describe()
                 ));
-                bot.tell_all(&error);
+                troubled = true;
+                lead.notice(json!({"trouble": {
+                    "message": error.describe(),
+                    "permanent": error.is_permanent(),
+                }}));
                 tokio::time::sleep(backoff.next()).await;
             }
         }
@@ -330,15 +459,18 @@ struct Posted {
     bot: Arc<Bot>,
     request: Arc<Request>,
     message_id: i64,
+    /// The forum topic the message is in.
+    thread: Option<i64>,
     status: Vec<String>,
+    claims: Claims,
 }
 
 async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) {
     let TicketHandle { events, mut close } = handle;
     let deadline = Instant::now() + request.timeout;
     let (tx, mut inbox) = mpsc::channel(16);
+    let mut claims = Claims::new(&bot, &request.id, tx);
 
-    let params = send_params(&bot, &request);
     let trouble_events = events.clone();
     let mut on_trouble = move |e: &ApiError| {
         let _ = trouble_events.try_send(TicketEvent::Trouble(ProviderError::new(
@@ -347,10 +479,8 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
             false,
         )));
     };
-    let posting = bot.begin_post();
-    let post = bot
-        .api
-        .call_until::<Message>("sendMessage", &params, deadline, &mut on_trouble);
+    let posting = bot.relay.begin_post();
+    let post = post(&bot, &request, deadline, &mut on_trouble);
     tokio::pin!(post);
     // A close that arrives while the message is on its way must still withdraw it once it
     // lands, or its buttons would stay live: give the post a bounded time to finish.
@@ -366,14 +496,16 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
         }
     };
     if let Some(closing) = early_close {
-        if let (Ok(message), Some((why, _))) = (&posted, &closing) {
+        drop(posting);
+        if let (Ok((message, thread)), Some((why, _))) = (posted, &closing) {
             let mut ticket = Posted {
                 bot: bot.clone(),
                 request: request.clone(),
                 message_id: message.message_id,
+                thread,
                 status: Vec::new(),
+                claims,
             };
-            drop(posting);
             ticket.withdraw(why).await;
         }
         if let Some((_, done)) = closing {
@@ -381,9 +513,10 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
         }
         return;
     }
-    let message_id = match posted {
-        Ok(message) => message.message_id,
+    let (message_id, thread) = match posted {
+        Ok((message, thread)) => (message.message_id, thread),
         Err(error) => {
+            drop((posting, claims));
             let _ = events.send(TicketEvent::Failed(Bot::error(&error))).await;
             if let Some((_, done)) = close.recv().await {
                 let _ = done.send(());
@@ -391,22 +524,17 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
             return;
         }
     };
-    {
-        let mut routes = bot.routes.lock().expect("routes");
-        routes
-            .by_request
-            .insert(request.id.clone(), Route::Live(tx));
-        routes.by_message.insert(message_id, request.id.clone());
-    }
+    claims.message(message_id);
     drop(posting);
-    bot.wake.notify_one();
     let _ = events.send(TicketEvent::Posted).await;
 
     let mut ticket = Posted {
         bot: bot.clone(),
         request: request.clone(),
         message_id,
+        thread,
         status: Vec::new(),
+        claims,
     };
     let mut phase = Phase::Waiting;
     let mut answered = false;
@@ -433,16 +561,49 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
             closing = close.recv() => match closing {
                 Some((why, done)) => {
                     let late = ticket.withdraw(&why).await;
-                    bot.routes.lock().expect("routes").by_request.insert(request.id.clone(), Route::Closed(late));
+                    ticket.claims.close(late);
                     let _ = done.send(());
                 }
                 None => break,
             },
         }
     }
-    let mut routes = bot.routes.lock().expect("routes");
-    routes.by_request.remove(&request.id);
-    routes.by_message.retain(|_, id| *id != request.id);
+}
+
+/// Post the request once this process has joined the bot's others (so the click that may
+/// follow at once finds its way here), in its session's topic. A topic that was deleted is
+/// created again, once.
+async fn post(
+    bot: &Bot,
+    request: &Request,
+    deadline: Instant,
+    on_trouble: &mut (dyn FnMut(&ApiError) + Send),
+) -> Result<(Message, Option<i64>), ApiError> {
+    bot.relay.joined(JOIN_PATIENCE).await;
+    let mut thread = bot.thread_for(request).await;
+    let mut retried = false;
+    loop {
+        let params = send_params(bot, request, thread);
+        let error = match bot
+            .api
+            .call_until::<Message>("sendMessage", &params, deadline, on_trouble)
+            .await
+        {
+            Ok(message) => return Ok((message, thread)),
+            Err(error) => error,
+        };
+        let deleted_topic = matches!(&error, ApiError::Rejected { description, .. }
+            if description.contains("thread not found"));
+        match (&request.origin.label, thread) {
+            (Some(label), Some(stale))
+                if deleted_topic && !retried && bot.topics.forget(label, stale).await =>
+            {
+                retried = true;
+                thread = bot.thread_for(request).await;
+            }
+            _ => return Err(error),
+        }
+    }
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -467,7 +628,7 @@ impl Posted {
         let text = self.bot.text;
         match (inbound, phase) {
             (Inbound::Trouble(error), phase) => {
-                let _ = events.send(TicketEvent::Trouble(Bot::error(&error))).await;
+                let _ = events.send(TicketEvent::Trouble(error)).await;
                 Step::Continue(phase)
             }
             (Inbound::Click { query, choice }, Phase::Waiting) => {
@@ -584,7 +745,7 @@ impl Posted {
         .then(|| (person(from), text.to_owned()))
     }
 
-    async fn ask_reason(&self) -> Option<i64> {
+    async fn ask_reason(&mut self) -> Option<i64> {
         let text = self.bot.text;
         let seconds = self.request.reject_feedback_timeout.as_secs().to_string();
         let prompt = fill(
@@ -597,11 +758,11 @@ impl Posted {
             "reply_parameters": {"message_id": self.message_id, "allow_sending_without_reply": true},
             "reply_markup": {"force_reply": true, "input_field_placeholder": text.reason_placeholder},
         });
-        if let Some(thread) = self.bot.settings.message_thread_id {
+        if let Some(thread) = self.thread {
             params["message_thread_id"] = json!(thread);
         }
         let until = Instant::now() + WITHDRAW_PATIENCE;
-        let _posting = self.bot.begin_post();
+        let _posting = self.bot.relay.begin_post();
         match self
             .bot
             .api
@@ -609,10 +770,7 @@ impl Posted {
             .await
         {
             Ok(message) => {
-                let mut routes = self.bot.routes.lock().expect("routes");
-                routes
-                    .by_message
-                    .insert(message.message_id, self.request.id.clone());
+                self.claims.message(message.message_id);
                 Some(message.message_id)
             }
             Err(e) => {
@@ -681,7 +839,7 @@ impl Posted {
     }
 }
 
-fn send_params(bot: &Bot, request: &Request) -> Value {
+fn send_params(bot: &Bot, request: &Request, thread: Option<i64>) -> Value {
     let text = bot.text;
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let button = |c: &crate::request::Choice| json!({"text": c.label, "callback_data": callback_data(&request.id, &c.id)});
@@ -699,7 +857,7 @@ fn send_params(bot: &Bot, request: &Request) -> Value {
         "link_preview_options": {"is_disabled": true},
         "reply_markup": {"inline_keyboard": rows},
     });
-    if let Some(thread) = bot.settings.message_thread_id {
+    if let Some(thread) = thread {
         params["message_thread_id"] = json!(thread);
     }
     params

@@ -5,10 +5,10 @@
 #![allow(clippy::struct_field_names)]
 
 use serde::Deserialize;
+use serde_json::Value;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Update {
-    pub update_id: i64,
     pub message: Option<Message>,
     pub callback_query: Option<CallbackQuery>,
 }
@@ -44,6 +44,23 @@ pub struct Message {
     pub from: Option<User>,
     pub text: Option<String>,
     pub reply_to_message: Option<Box<Message>>,
+    /// The inline keyboard (Telegram includes it in `reply_to_message`).
+    pub reply_markup: Option<Value>,
+}
+
+impl Message {
+    /// The request id in this message's buttons, if they are ours.
+    pub fn request_id(&self) -> Option<crate::request::RequestId> {
+        self.reply_markup
+            .as_ref()?
+            .get("inline_keyboard")?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(|button| button.get("callback_data")?.as_str())
+            .find_map(|data| parse_callback_data(data).map(|(id, _)| id))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,9 +16,14 @@ pub mod fake_llm;
 pub mod fake_telegram;
 pub mod proxy;
 
-/// The openfeedback binary under test.
+/// The openfeedback binary under test; `OPENFEEDBACK_TEST_BIN` runs another build instead
+/// (e.g. to benchmark against an older one).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_openfeedback")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("OPENFEEDBACK_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_openfeedback").to_owned())
+    })
 }
 
 /// A private home for one test run of the binary.
@@ -29,7 +34,7 @@ pub struct Sandbox {
 impl Sandbox {
     pub fn new() -> Sandbox {
         let dir = tempfile::tempdir().expect("temp dir");
-        for sub in ["home", "config", "data", "work"] {
+        for sub in ["home", "config", "data", "work", "runtime"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         Sandbox { dir }
@@ -41,6 +46,11 @@ impl Sandbox {
 
     pub fn home(&self) -> PathBuf {
         self.path().join("home")
+    }
+
+    /// `$XDG_RUNTIME_DIR` of the sandbox: where processes of one bot meet (`openfeedback/`).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.path().join("runtime")
     }
 
     /// The platform config path inside the sandbox.
@@ -76,6 +86,7 @@ impl Sandbox {
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.path().join("config"))
             .env("XDG_DATA_HOME", self.path().join("data"))
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .env("LANG", "C.UTF-8")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
