@@ -397,8 +397,29 @@ async fn twenty_processes_share_one_bot_and_each_gets_its_own_answer() {
     }
 
     let runs =
-        futures_util::future::join_all(asked.iter_mut().map(|a| finish(a.child.take().unwrap())))
-            .await;
+        futures_util::future::join_all(asked.iter_mut().map(|a| finish(a.child.take().unwrap())));
+    tokio::pin!(runs);
+    let runs = tokio::select! {
+        runs = &mut runs => runs,
+        () = tokio::time::sleep(Duration::from_secs(40)) => {
+            // Something hangs: say what the fakes saw before `finish` gives up.
+            let callbacks: Vec<_> = bots
+                .dc
+                .callbacks()
+                .iter()
+                .map(|c| (c.interaction.clone(), c.body["type"].clone(), c.status))
+                .collect();
+            eprintln!(
+                "Discord: connections {:#?}\nidentifies {} resumes {}\ncallbacks {callbacks:#?}\n\
+                 Telegram polls:\n{}",
+                bots.dc.connections(),
+                bots.dc.identify_count(),
+                bots.dc.resume_count(),
+                polls(&bots.tg),
+            );
+            runs.await
+        }
+    };
     for (a, run) in asked.iter().zip(runs) {
         run.assert_code(a.plan.code());
         let out = run.json();

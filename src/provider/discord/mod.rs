@@ -447,6 +447,7 @@ async fn hold_gateway(bot: Arc<Bot>, mut lead: Lead) {
         .inherited_baton()
         .and_then(|b| serde_json::from_value::<Resume>(b).ok());
     config.resume.clone_from(&inherited);
+    relay::debug(|| format!("gateway: resuming {inherited:?}"));
     let mut session = inherited;
     let (events_tx, mut events) = mpsc::channel(64);
     let gateway = Gateway::spawn(config, bot.rest.clone(), events_tx);
@@ -462,8 +463,9 @@ async fn hold_gateway(bot: Arc<Bot>, mut lead: Lead) {
             }
             changed = status.changed() => {
                 if changed.is_err() { return; }
-                let now = status.borrow_and_update().clone();
-                lead.notice(status_to_json(&now));
+                let now = status_to_json(&status.borrow_and_update().clone());
+                relay::debug(|| format!("gateway: {now}"));
+                lead.notice(now);
             }
             event = events.recv() => {
                 let Some(first) = event else { return };
