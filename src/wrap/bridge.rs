@@ -124,7 +124,7 @@ pub struct Bridge {
     config: Config,
     /// Resizes the agent's terminal to (rows, cols); it owns the PTY master.
     resize: Resize,
-    screen: Sender<screen::Input>,
+    screen: screen::Handle,
     writer: Sender<Job>,
     output: Arc<Output>,
     edge: Edge,
@@ -155,7 +155,7 @@ impl Bridge {
         gate: Arc<Gate>,
         config: Config,
         resize: Resize,
-        screen: Sender<screen::Input>,
+        screen: screen::Handle,
         writer: Sender<Job>,
         output: Arc<Output>,
     ) -> Bridge {
@@ -238,7 +238,7 @@ impl Bridge {
     fn on_resize(&mut self) {
         if let Some(size) = super::terminal::size() {
             (self.resize)(size);
-            let _ = self.screen.send(screen::Input::Resize(size.0, size.1));
+            self.screen.resize(size.0, size.1);
         }
     }
 
@@ -670,7 +670,9 @@ impl Bridge {
             Verdict::Reject => "reject",
         });
 
-        let Some(view) = self.snapshot().await else {
+        // The screen as it is, if it has been quiet for the settle window already (it usually
+        // has: the prompt waited for the human); else the next quiet one.
+        let Some(view) = self.snapshot(true).await else {
             record.result = Outcome::Stale;
             return;
         };
@@ -700,7 +702,7 @@ impl Bridge {
                 }
                 Step::Pause(wait) => tokio::time::sleep(wait.min(STEP_PATIENCE)).await,
                 Step::Settle => {
-                    let Some(next) = self.snapshot().await else {
+                    let Some(next) = self.snapshot(false).await else {
                         outcome = Err("the screen model stopped".into());
                         break;
                     };
@@ -750,10 +752,16 @@ impl Bridge {
         )
     }
 
-    /// The screen after the next quiet window.
-    async fn snapshot(&self) -> Option<ScreenView> {
+    /// The screen after the next quiet window (counted from now), or with `current` the screen
+    /// now if the output has been quiet for the settle window already.
+    async fn snapshot(&self, current: bool) -> Option<ScreenView> {
         let (tx, rx) = oneshot::channel();
-        self.screen.send(screen::Input::Snapshot(tx)).ok()?;
+        let input = if current {
+            screen::Input::Current(tx)
+        } else {
+            screen::Input::Snapshot(tx)
+        };
+        self.screen.send(input).ok()?;
         tokio::time::timeout(STEP_PATIENCE, rx).await.ok()?.ok()
     }
 }
@@ -984,7 +992,7 @@ mod tests {
             gate,
             config,
             Box::new(|_| {}),
-            screen_tx,
+            screen::Handle::new(screen_tx, Arc::new(crate::wrap::feed::Feed::new())),
             jobs_tx,
             output,
         );
@@ -1017,8 +1025,10 @@ mod tests {
             let typed = Arc::new(Mutex::new(Vec::new()));
             let sink = typed.clone();
             std::thread::spawn(move || {
-                while let Ok(screen::Input::Snapshot(tx)) = screen_rx.recv() {
-                    let _ = tx.send(shown.view.clone());
+                while let Ok(input) = screen_rx.recv() {
+                    if let screen::Input::Snapshot(tx) | screen::Input::Current(tx) = input {
+                        let _ = tx.send(shown.view.clone());
+                    }
                 }
             });
             std::thread::spawn(move || {

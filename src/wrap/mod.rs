@@ -34,12 +34,14 @@ pub mod redact;
 mod ask;
 mod bridge;
 mod edge;
+mod feed;
 mod modes;
 mod output;
 mod pty;
 mod reader;
 mod record;
 mod screen;
+mod skim;
 mod terminal;
 mod title;
 mod typed;
@@ -346,7 +348,7 @@ async fn session(
         size,
         options.settle,
     );
-    let (output, jobs, screen_tx, backlog, mut reader, mut exited, settled_rx) = match started {
+    let (output, jobs, screen, mut reader, mut exited, settled_rx) = match started {
         Ok(parts) => parts,
         Err(e) => {
             pty::signal_group(pid, libc::SIGKILL);
@@ -377,7 +379,7 @@ async fn session(
         gate,
         config,
         Box::new(move |size| agent.resize(size)),
-        screen_tx.clone(),
+        screen.clone(),
         jobs,
         output.clone(),
     );
@@ -391,7 +393,7 @@ async fn session(
         })
         .await;
     // From here on nobody looks at the screen: the model only needs the modes left on.
-    backlog.skip_rendering();
+    screen.skip_rendering();
 
     let code = match end {
         bridge::End::Exited(code) => {
@@ -420,7 +422,7 @@ async fn session(
     // Give the terminal back first, then withdraw what is still out (that may take a while
     // when the network is bad; a second Ctrl-C or SIGTERM stops waiting).
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let last = match screen_tx.send(screen::Input::Finish(tx)) {
+    let last = match screen.send(screen::Input::Finish(tx)) {
         Ok(()) => tokio::time::timeout(Duration::from_secs(5), rx)
             .await
             .ok()
@@ -456,8 +458,7 @@ async fn session(
 type Started = (
     Arc<output::Output>,
     std::sync::mpsc::Sender<writer::Job>,
-    std::sync::mpsc::Sender<screen::Input>,
-    Arc<screen::Backlog>,
+    screen::Handle,
     reader::Reader,
     tokio::sync::oneshot::Receiver<u8>,
     mpsc::UnboundedReceiver<screen::Settled>,
@@ -481,28 +482,22 @@ fn start_threads(
         writer::spawn_keyboard(jobs_tx.clone()).map_err(&thread)?;
     }
     let (screen_tx, screen_rx) = std::sync::mpsc::channel();
-    let backlog = Arc::new(screen::Backlog::default());
+    let feed = Arc::new(feed::Feed::new());
     let (settled_tx, settled_rx) = mpsc::unbounded_channel();
     screen::spawn(
         size,
         settle,
         screen_rx,
-        backlog.clone(),
+        feed.clone(),
         screen::Sinks {
             settled: settled_tx,
             replies: (!tty.interactive).then(|| jobs_tx.clone()),
         },
     )
     .map_err(&thread)?;
-    let reader = reader::Reader::spawn(
-        pty_reader,
-        output.clone(),
-        screen_tx.clone(),
-        backlog.clone(),
-    )
-    .map_err(&thread)?;
+    let reader = reader::Reader::spawn(pty_reader, output.clone(), screen_tx.clone(), feed.clone())
+        .map_err(&thread)?;
     let exited = pty::wait_thread(pid).map_err(&thread)?;
-    Ok((
-        output, jobs_tx, screen_tx, backlog, reader, exited, settled_rx,
-    ))
+    let screen = screen::Handle::new(screen_tx, feed);
+    Ok((output, jobs_tx, screen, reader, exited, settled_rx))
 }

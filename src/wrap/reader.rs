@@ -1,7 +1,8 @@
 //! The PTY reader: the hot path from the agent to our standard output.
 //!
-//! A dedicated thread reads the PTY master, writes each chunk to stdout at once, then hands a
-//! copy to the screen thread (which never slows this loop down unless it is far behind). The
+//! A dedicated thread reads the PTY master, writes each chunk to stdout at once, then queues a
+//! copy for the screen thread in the [`Feed`] (which never slows this loop down unless the
+//! model is [`super::feed::LIMIT`] bytes behind). The
 //! agent's exit ends the session, not the reader's end of file: after the exit the session
 //! drains what the agent wrote last (until end of file, or a short quiet spell if some
 //! grandchild keeps the terminal open).
@@ -14,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::feed::{Feed, Push};
 use super::output::Output;
-use super::screen::{Backlog, Input};
+use super::screen::Input;
 
 /// How long the output must be idle, after the agent exited, to stop draining.
 const DRAIN_IDLE: Duration = Duration::from_millis(250);
@@ -33,7 +35,7 @@ impl Reader {
         mut pty: Box<dyn Read + Send>,
         output: Arc<Output>,
         screen: Sender<Input>,
-        backlog: Arc<Backlog>,
+        feed: Arc<Feed>,
     ) -> std::io::Result<Reader> {
         let (eof_tx, eof) = oneshot::channel();
         let read = Arc::new(AtomicU64::new(0));
@@ -57,10 +59,11 @@ impl Reader {
                     output.agent(chunk);
                     counter.fetch_add(n as u64, Ordering::Relaxed);
                     if model_alive {
-                        model_alive = screen.send(Input::Output(chunk.to_vec())).is_ok();
-                        if model_alive {
-                            backlog.add(n);
-                        }
+                        model_alive = match feed.push(chunk) {
+                            Push::Quiet => true,
+                            Push::Ring => screen.send(Input::Output).is_ok(),
+                            Push::Closed => false,
+                        };
                     }
                 }
                 let _ = eof_tx.send(());

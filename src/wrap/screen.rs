@@ -1,13 +1,17 @@
 //! The screen model: a vt100 emulator fed with every output byte, in order, on its own thread.
 //!
-//! The PTY reader hands chunks over a channel and never waits for the model (unless it falls
-//! more than [`BACKLOG_LIMIT`] bytes behind, then the reader waits: the model must see every
-//! byte). The thread coalesces whatever has queued up into one parse call.
+//! The PTY reader queues its chunks in a bounded [`Feed`] and never waits for the model unless
+//! [`feed::LIMIT`] bytes are already queued. The thread takes whatever has queued up as one
+//! batch; while output keeps coming it takes a batch every [`FLOOD_PAUSE`] (or when
+//! [`feed::WAKE`] bytes wait), and it renders only the part of a large batch that can still be
+//! on the screen at its end ([`super::skim`]). So a flood costs the model little CPU and memory
+//! stays flat, while every byte still reaches it in order.
 //!
 //! It reports [`Settled`] screens to the bridge: when the output has been quiet for the settle
 //! window, or, during continuous output, at most every [`CAP`], so a spinner cannot delay
 //! detection forever. It also answers [`Input::Snapshot`] requests (the screen after the next
-//! quiet window) for the answer plans.
+//! quiet window) and [`Input::Current`] requests (the screen now if it is quiet) for the
+//! answer plans.
 //!
 //! Every `process` call runs under `catch_unwind`: a panic inside vt100 rebuilds the model at the
 //! same size and the session carries on. Sizes are clamped to at least 2x2.
@@ -17,34 +21,66 @@
 //! so a cursor position report matches what the agent drew before asking.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::feed::{self, Feed};
 use super::modes::{self, Modes, Scan};
 use super::prompt::ScreenView;
+use super::skim;
 
 /// Continuous output is evaluated at least this often.
 pub const CAP: Duration = Duration::from_secs(1);
-/// How far the model may fall behind the output before the reader waits for it. The model
-/// renders text at roughly the speed the kernel moves it through a PTY, so a huge burst (`cat`
-/// of a big file) builds a backlog; below this limit the copy to stdout never waits for it.
-pub const BACKLOG_LIMIT: usize = 128 << 20;
+/// While output keeps coming, the model takes a batch this often (or at [`feed::WAKE`] bytes).
+/// Shorter than the shortest settle window, so a quiet screen is never reported late.
+pub const FLOOD_PAUSE: Duration = Duration::from_millis(10);
 
-/// What the screen thread receives.
+/// What the screen thread receives. Output itself goes through the [`Feed`].
 pub enum Input {
-    /// Agent output, in order.
-    Output(Vec<u8>),
-    /// The PTY was resized to (rows, cols).
-    Resize(u16, u16),
+    /// Output was queued in the feed (the reader's doorbell).
+    Output,
+    /// The PTY was resized to (rows, cols) when the feed had `at` bytes: the output before
+    /// that offset is rendered at the old size.
+    Resize { rows: u16, cols: u16, at: u64 },
     /// Send the screen once the output has been quiet for the settle window (counted from
     /// this request at the earliest).
     Snapshot(oneshot::Sender<ScreenView>),
+    /// Send the screen now if the output has been quiet for the settle window already,
+    /// else like [`Input::Snapshot`].
+    Current(oneshot::Sender<ScreenView>),
     /// No more input: report the final state.
     Finish(oneshot::Sender<Final>),
+}
+
+/// The screen thread's inputs, for the bridge and the session.
+#[derive(Clone)]
+pub struct Handle {
+    tx: Sender<Input>,
+    feed: Arc<Feed>,
+}
+
+impl Handle {
+    pub fn new(tx: Sender<Input>, feed: Arc<Feed>) -> Handle {
+        Handle { tx, feed }
+    }
+
+    pub fn send(&self, input: Input) -> Result<(), SendError<Input>> {
+        self.tx.send(input)
+    }
+
+    /// The PTY was just resized: the output read from now on is drawn at the new size.
+    pub fn resize(&self, rows: u16, cols: u16) {
+        let at = self.feed.written();
+        let _ = self.tx.send(Input::Resize { rows, cols, at });
+    }
+
+    /// The session is ending: queued output is only scanned for mode switches.
+    pub fn skip_rendering(&self) {
+        self.feed.skip_rendering();
+    }
 }
 
 /// The screen after a quiet window (or after [`CAP`] of continuous output).
@@ -65,49 +101,6 @@ pub struct Final {
     pub title: Option<String>,
 }
 
-/// Byte accounting between the reader (producer) and the screen thread (consumer), and the
-/// switch that ends rendering when the session is over.
-#[derive(Default)]
-pub struct Backlog {
-    pending: Mutex<usize>,
-    drained: Condvar,
-    skip_rendering: AtomicBool,
-}
-
-impl Backlog {
-    /// The session is ending: output still queued is only scanned for mode switches (the
-    /// resets at exit need them), not rendered.
-    pub fn skip_rendering(&self) {
-        self.skip_rendering.store(true, Ordering::SeqCst);
-    }
-
-    /// Count `n` bytes queued; wait while the model is too far behind.
-    pub fn add(&self, n: usize) {
-        let mut pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *pending += n;
-        while *pending > BACKLOG_LIMIT {
-            pending = self
-                .drained
-                .wait(pending)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-    }
-
-    fn done(&self, n: usize) {
-        let mut pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *pending = pending.saturating_sub(n);
-        if *pending <= BACKLOG_LIMIT / 2 {
-            self.drained.notify_all();
-        }
-    }
-}
-
 thread_local! {
     static IN_MODEL: Cell<bool> = const { Cell::new(false) };
 }
@@ -119,6 +112,10 @@ pub fn in_model() -> bool {
 }
 
 /// vt100 callbacks: query answers and the modes vt100 does not track.
+///
+/// Skimming ([`super::skim`]) relies on plain text, C0 controls and SGR having no effect here:
+/// do not implement `print`-side callbacks (`unhandled_char`, `unhandled_control`,
+/// `audible_bell`) without revisiting it.
 #[derive(Default)]
 struct Hooks {
     answer_queries: bool,
@@ -180,12 +177,18 @@ impl vt100::Callbacks for Hooks {
 /// The vt100 model with its panic guard.
 struct Model {
     parser: vt100::Parser<Hooks>,
+    /// The parser's state (ground or inside a sequence), for skimming.
+    tracker: skim::Tracker,
+    /// Bytes skimmed rather than rendered, and batches skimmed.
+    skimmed: (u64, u64),
 }
 
 impl Model {
     fn new(rows: u16, cols: u16, hooks: Hooks) -> Model {
         Model {
             parser: vt100::Parser::new_with_callbacks(rows.max(2), cols.max(2), 0, hooks),
+            tracker: skim::Tracker::default(),
+            skimmed: (0, 0),
         }
     }
 
@@ -201,7 +204,9 @@ impl Model {
             ));
             let (rows, cols) = self.size();
             let hooks = std::mem::take(self.parser.callbacks_mut());
+            let skimmed = self.skimmed;
             *self = Model::new(rows, cols, hooks);
+            self.skimmed = skimmed;
         }
     }
 
@@ -211,8 +216,44 @@ impl Model {
         screen.size()
     }
 
+    /// Render `bytes`, skimming a large batch (see [`super::skim`]).
     fn feed(&mut self, bytes: &[u8]) {
+        if self.tracker.ground()
+            && let Some(skip) = skim::plan(bytes, self.size().0)
+            && self.scrolls_whole_screen()
+        {
+            self.skimmed.0 += skip.cut as u64;
+            self.skimmed.1 += 1;
+            // The replay and the skipped head both end in ground state, where the rest starts.
+            self.guarded("output", |p| p.process(&skip.replay));
+            self.render(&bytes[skip.cut..]);
+        } else {
+            self.render(bytes);
+        }
+    }
+
+    /// Render every byte.
+    fn render(&mut self, bytes: &[u8]) {
+        self.tracker.advance(bytes);
         self.guarded("output", |p| p.process(bytes));
+    }
+
+    /// Whether a line feed on the bottom row scrolls the whole screen (no scroll region), tried
+    /// on a copy of the screen.
+    fn scrolls_whole_screen(&self) -> bool {
+        let screen = self.parser.screen();
+        let (rows, cols) = screen.size();
+        std::panic::catch_unwind(|| {
+            let mut probe = vt100::Parser::new(rows, cols, 0);
+            *probe.screen_mut() = screen.clone();
+            // Origin mode off; A on the top row, B on the next; a line feed on the bottom row.
+            probe.process(b"\x1b[?6l\x1b[1;1HA\x1b[2;1HB\x1b[9999;1H\n");
+            probe
+                .screen()
+                .cell(0, 0)
+                .is_some_and(|c| c.contents() == "B")
+        })
+        .unwrap_or(false)
     }
 
     fn resize(&mut self, rows: u16, cols: u16) {
@@ -302,130 +343,211 @@ pub fn spawn(
     size: (u16, u16),
     settle: Duration,
     input: Receiver<Input>,
-    backlog: Arc<Backlog>,
+    feed: Arc<Feed>,
     sinks: Sinks,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("wrap-screen".into())
-        .spawn(move || run(size, settle, &input, &backlog, &sinks))
+        .spawn(move || {
+            // However the thread ends, the reader must never wait for it again.
+            struct Close(Arc<Feed>);
+            impl Drop for Close {
+                fn drop(&mut self) {
+                    self.0.close();
+                }
+            }
+            let close = Close(feed);
+            Thread::new(size, settle, &close.0, &sinks).run(&input);
+        })
 }
 
-fn run(
-    (rows, cols): (u16, u16),
+/// A request for the screen: when it was asked, whether a screen already quiet will do.
+struct Waiter {
+    asked: Instant,
+    current: bool,
+    tx: oneshot::Sender<ScreenView>,
+}
+
+/// The screen thread's state.
+struct Thread<'a> {
+    model: Model,
+    feed: &'a Feed,
+    sinks: &'a Sinks,
     settle: Duration,
-    input: &Receiver<Input>,
-    backlog: &Backlog,
-    sinks: &Sinks,
-) {
-    let hooks = Hooks {
-        answer_queries: sinks.replies.is_some(),
-        ..Hooks::default()
-    };
-    let mut model = Model::new(rows, cols, hooks);
-    let mut last_activity = Instant::now();
-    // Output not yet reported, and when it started.
-    let mut dirty_since: Option<Instant> = None;
-    let mut waiters: Vec<(Instant, oneshot::Sender<ScreenView>)> = Vec::new();
-    let mut published = Modes::default();
-    let mut scan: Option<Scan> = None;
+    batch: Vec<u8>,
+    /// The output after the session ended, scanned for modes only.
+    scan: Option<Scan>,
+    /// The screen changed since it was last reported, since then.
+    dirty_since: Option<Instant>,
+    /// The last resize (activity like output).
+    resized_at: Option<Instant>,
+    /// During a flood: when to take the next batch.
+    next_batch: Option<Instant>,
+    waiters: Vec<Waiter>,
+    published: Modes,
+}
 
-    loop {
-        let now = Instant::now();
-        let timeout = if dirty_since.is_none() && waiters.is_empty() {
-            Duration::from_secs(3600)
-        } else {
-            let quiet_at = last_activity + settle;
-            let waiter_at = waiters.iter().map(|(asked, _)| *asked + settle).min();
-            let cap_at = dirty_since.map(|t| t + CAP);
-            [Some(quiet_at), waiter_at, cap_at]
-                .into_iter()
-                .flatten()
-                .filter(|t| *t > now)
-                .min()
-                .map_or(Duration::ZERO, |t| t - now)
+impl<'a> Thread<'a> {
+    fn new(
+        (rows, cols): (u16, u16),
+        settle: Duration,
+        feed: &'a Feed,
+        sinks: &'a Sinks,
+    ) -> Thread<'a> {
+        let hooks = Hooks {
+            answer_queries: sinks.replies.is_some(),
+            ..Hooks::default()
         };
-        match input.recv_timeout(timeout) {
-            Ok(Input::Output(bytes)) => {
-                // Coalesce: take everything already queued (in order) into one pass.
-                let mut batch = bytes;
-                let mut pending_other = None;
-                while let Ok(next) = input.try_recv() {
-                    match next {
-                        Input::Output(more) => batch.extend_from_slice(&more),
-                        other => {
-                            pending_other = Some(other);
-                            break;
-                        }
-                    }
-                    if batch.len() >= 1 << 20 {
-                        break;
-                    }
-                }
-                if backlog.skip_rendering.load(Ordering::SeqCst) {
-                    scan.get_or_insert_with(|| Scan::new(model.modes()))
-                        .feed(&batch);
-                } else {
-                    feed(&mut model, &batch, sinks);
-                }
-                backlog.done(batch.len());
-                last_activity = Instant::now();
-                dirty_since.get_or_insert(last_activity);
-                if let Some(other) = pending_other
-                    && !handle_other(
-                        other,
-                        &mut model,
-                        scan.as_ref(),
-                        &mut waiters,
-                        &mut last_activity,
-                        &mut dirty_since,
-                    )
-                {
-                    return;
-                }
-                let now_on = model.modes();
-                if now_on != published {
-                    published = now_on;
-                    modes::publish(now_on);
-                }
-            }
-            Ok(other) => {
-                if !handle_other(
-                    other,
-                    &mut model,
-                    scan.as_ref(),
-                    &mut waiters,
-                    &mut last_activity,
-                    &mut dirty_since,
-                ) {
-                    return;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+        Thread {
+            model: Model::new(rows, cols, hooks),
+            feed,
+            sinks,
+            settle,
+            batch: Vec::new(),
+            scan: None,
+            dirty_since: None,
+            resized_at: None,
+            next_batch: None,
+            waiters: Vec::new(),
+            published: Modes::default(),
         }
+    }
 
-        let now = Instant::now();
-        let quiet = now.duration_since(last_activity) >= settle;
-        if let Some(since) = dirty_since
+    /// The last output or resize.
+    fn last_activity(&self) -> Option<Instant> {
+        self.feed.last_arrival().max(self.resized_at)
+    }
+
+    fn quiet(&self, now: Instant) -> bool {
+        self.feed.pending() == 0
+            && self
+                .last_activity()
+                .is_none_or(|t| now.duration_since(t) >= self.settle)
+    }
+
+    /// How long to wait for input before something is due.
+    fn timeout(&self, now: Instant) -> Duration {
+        let mut due: Vec<Instant> = Vec::new();
+        if self.feed.pending() > 0 {
+            due.push(self.next_batch.unwrap_or(now));
+        }
+        if self.dirty_since.is_some() || !self.waiters.is_empty() {
+            if let Some(t) = self.last_activity() {
+                due.push(t + self.settle);
+            }
+            due.extend(self.dirty_since.map(|t| t + CAP));
+            due.extend(
+                self.waiters
+                    .iter()
+                    .flat_map(|w| [w.asked + self.settle, w.asked + CAP]),
+            );
+        }
+        due.into_iter().filter(|t| *t > now).min().map_or(
+            if self.dirty_since.is_none() && self.waiters.is_empty() && self.feed.pending() == 0 {
+                Duration::from_secs(3600)
+            } else {
+                Duration::ZERO
+            },
+            |t| t - now,
+        )
+    }
+
+    fn run(mut self, input: &Receiver<Input>) {
+        loop {
+            let timeout = self.timeout(Instant::now());
+            match input.recv_timeout(timeout) {
+                Ok(Input::Output) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Input::Resize { rows, cols, at }) => {
+                    self.take(Some(at));
+                    self.model.resize(rows, cols);
+                    let now = Instant::now();
+                    self.resized_at = Some(now);
+                    self.dirty_since.get_or_insert(now);
+                }
+                Ok(Input::Snapshot(tx)) => self.waiters.push(Waiter {
+                    asked: Instant::now(),
+                    current: false,
+                    tx,
+                }),
+                Ok(Input::Current(tx)) => self.waiters.push(Waiter {
+                    asked: Instant::now(),
+                    current: true,
+                    tx,
+                }),
+                Ok(Input::Finish(tx)) => {
+                    self.take(None);
+                    let mut last = self.model.finish();
+                    if let Some(scan) = &self.scan {
+                        last.modes = scan.modes();
+                    }
+                    crate::log::info(&format!(
+                        "screen model: {} bytes in {} batches skimmed",
+                        self.model.skimmed.0, self.model.skimmed.1
+                    ));
+                    let _ = tx.send(last);
+                    return;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            let now = Instant::now();
+            let due = self.next_batch.is_none_or(|t| now >= t) || self.feed.pending() >= feed::WAKE;
+            if due {
+                self.take(None);
+            }
+            self.report(Instant::now());
+        }
+    }
+
+    /// Take and render (or, at the end of the session, scan) what is queued, up to `until`.
+    fn take(&mut self, until: Option<u64>) {
+        let mut batch = std::mem::take(&mut self.batch);
+        self.feed.take(&mut batch, until);
+        if !batch.is_empty() {
+            if self.feed.rendering_skipped() {
+                let model = &self.model;
+                self.scan
+                    .get_or_insert_with(|| Scan::new(model.modes()))
+                    .feed(&batch);
+            } else {
+                feed(&mut self.model, &batch, self.sinks);
+            }
+            self.dirty_since.get_or_insert_with(Instant::now);
+            let now_on = self.model.modes();
+            if now_on != self.published {
+                self.published = now_on;
+                modes::publish(now_on);
+            }
+        }
+        self.batch = batch;
+        // Bytes that came meanwhile mean a flood: take the next batch a little later.
+        self.next_batch = (self.feed.settle_mode() > 0).then(|| Instant::now() + FLOOD_PAUSE);
+    }
+
+    /// Report a settled screen and answer the waiters that are due.
+    fn report(&mut self, now: Instant) {
+        let quiet = self.quiet(now);
+        if let Some(since) = self.dirty_since
             && (quiet || now.duration_since(since) >= CAP)
         {
-            let view = model.view();
-            dirty_since = if quiet { None } else { Some(now) };
-            let title = model.finish().title;
-            let _ = sinks.settled.send(Settled { view, quiet, title });
+            let view = self.model.view();
+            self.dirty_since = if quiet { None } else { Some(now) };
+            let title = self.model.finish().title;
+            let _ = self.sinks.settled.send(Settled { view, quiet, title });
         }
-        if !waiters.is_empty() {
-            let ready = |asked: &Instant| {
-                (quiet && now.duration_since(*asked) >= settle) || now.duration_since(*asked) >= CAP
-            };
-            if waiters.iter().any(|(asked, _)| ready(asked)) {
-                let view = model.view();
-                let (done, wait): (Vec<_>, Vec<_>) =
-                    waiters.drain(..).partition(|(asked, _)| ready(asked));
-                waiters = wait;
-                for (_, tx) in done {
-                    let _ = tx.send(view.clone());
-                }
+        if self.waiters.is_empty() {
+            return;
+        }
+        let settle = self.settle;
+        let ready = |w: &Waiter| {
+            let waited = now.duration_since(w.asked);
+            (quiet && (w.current || waited >= settle)) || waited >= CAP
+        };
+        if self.waiters.iter().any(ready) {
+            let view = self.model.view();
+            let (done, wait): (Vec<_>, Vec<_>) = self.waiters.drain(..).partition(ready);
+            self.waiters = wait;
+            for w in done {
+                let _ = w.tx.send(view.clone());
             }
         }
     }
@@ -443,98 +565,5 @@ fn feed(model: &mut Model, bytes: &[u8], sinks: &Sinks) {
     }
 }
 
-/// Handle a non-output input; false when the thread should stop.
-fn handle_other(
-    input: Input,
-    model: &mut Model,
-    scan: Option<&Scan>,
-    waiters: &mut Vec<(Instant, oneshot::Sender<ScreenView>)>,
-    last_activity: &mut Instant,
-    dirty_since: &mut Option<Instant>,
-) -> bool {
-    match input {
-        Input::Output(_) => unreachable!("output is handled by the caller"),
-        Input::Resize(rows, cols) => {
-            model.resize(rows, cols);
-            *last_activity = Instant::now();
-            dirty_since.get_or_insert(*last_activity);
-        }
-        Input::Snapshot(tx) => waiters.push((Instant::now(), tx)),
-        Input::Finish(tx) => {
-            let mut last = model.finish();
-            if let Some(scan) = scan {
-                last.modes = scan.modes();
-            }
-            let _ = tx.send(last);
-            return false;
-        }
-    }
-    true
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn model(headless: bool) -> Model {
-        Model::new(
-            5,
-            20,
-            Hooks {
-                answer_queries: headless,
-                ..Hooks::default()
-            },
-        )
-    }
-
-    #[test]
-    fn view_rows_are_trimmed_and_cursor_reported() {
-        let mut m = model(false);
-        m.feed(b"hello   \r\nworld? [y/n] ");
-        let view = m.view();
-        assert_eq!(view.rows[0], "hello");
-        assert_eq!(view.rows[1], "world? [y/n]");
-        assert_eq!(view.cursor, (1, 13));
-        assert_eq!(view.size, (5, 20));
-        assert!(!view.alternate_screen);
-    }
-
-    #[test]
-    fn queries_are_answered_at_their_place_in_the_stream() {
-        let mut m = model(true);
-        m.feed(b"abc\x1b[6n\r\nxy\x1b[6n\x1b[5n\x1b[c");
-        assert_eq!(m.take_replies(), b"\x1b[1;4R\x1b[2;3R\x1b[0n\x1b[?1;2c");
-        let mut interactive = model(false);
-        interactive.feed(b"\x1b[6n\x1b[c");
-        assert!(interactive.take_replies().is_empty());
-    }
-
-    #[test]
-    fn modes_left_on_are_tracked() {
-        let mut m = model(false);
-        m.feed(b"\x1b[?1049h\x1b[?25l\x1b[?2004h\x1b[?1000h\x1b[?1006h\x1b[?1004h\x1b[>1u\x1b[1m");
-        let modes = m.modes();
-        for mode in [
-            Modes::ALTERNATE_SCREEN,
-            Modes::HIDDEN_CURSOR,
-            Modes::BRACKETED_PASTE,
-            Modes::MOUSE,
-            Modes::FOCUS_EVENTS,
-            Modes::KITTY_KEYBOARD,
-            Modes::ATTRIBUTES,
-        ] {
-            assert!(modes.contains(mode), "{mode:?} in {modes:?}");
-        }
-        m.feed(b"\x1b[<u\x1b[?1004l\x1b[?1000l\x1b[?1006l\x1b[?2004l\x1b[?25h\x1b[?1049l\x1b[0m");
-        assert_eq!(m.modes(), Modes::default());
-    }
-
-    #[test]
-    fn tiny_sizes_are_clamped() {
-        let mut m = Model::new(0, 0, Hooks::default());
-        m.feed(b"abcdef\r\n\r\n\r\n");
-        assert_eq!(m.view().size, (2, 2));
-        m.resize(0, 1);
-        assert_eq!(m.view().size, (2, 2));
-    }
-}
+mod tests;

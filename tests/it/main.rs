@@ -4,6 +4,7 @@ mod support;
 
 mod agents;
 mod agents_e2e;
+mod bench;
 mod cli;
 mod discord;
 mod discord_fake;

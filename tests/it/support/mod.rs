@@ -78,7 +78,13 @@ impl Sandbox {
 
     /// `openfeedback ARGS` with the sandbox's environment.
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(bin());
+        self.command_of(Path::new(bin()), args)
+    }
+
+    /// Like [`Sandbox::command`], for another build of the binary (the benchmark measures the
+    /// release build).
+    pub fn command_of(&self, program: &Path, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .current_dir(self.path().join("work"))
             .env_clear()

@@ -1,0 +1,327 @@
+//! Skimming: render only the part of a large batch of output that can still be on the screen.
+//!
+//! When an agent floods the terminal (`cat` of a big file, a verbose build), most lines scroll
+//! off the top long before anyone could look at them, and rendering them is most of the cost of
+//! the screen model. For a batch whose start is plain text (text, C0 controls, colours and a
+//! few cursor moves), [`plan`] finds a cut after which the batch carries at least 2 x rows line
+//! feeds of "lockstep" bytes, and the model is fed only the colours of the skipped part, a
+//! carriage return, and the rest from the cut. The screen that results is the one the whole
+//! batch would have produced. Why:
+//!
+//! - The skipped bytes change nothing but the grid's cells, the cursor, and the attributes.
+//!   The attributes are replayed (every SGR since the last reset). In vt100 the cursor moves of
+//!   text, CR, LF, TAB, BS, EL and horizontal moves depend only on the cursor and the size,
+//!   never on what the cells hold (a wide character, a wrap: decided by widths alone).
+//! - At the cut, right after a CR, both models stand in column 0, in ground state, with equal
+//!   attributes; only their grids and cursor rows differ. The lockstep bytes after the cut move
+//!   the cursor down only (never up, never to an absolute row): after rows - 1 line feeds both
+//!   cursors are on the bottom row, from then on they move together, and every further line feed
+//!   scrolls a blank row in at the bottom of both. After rows more, every visible row has been
+//!   written the same way in both models.
+//! - That needs line feeds to scroll the whole screen. A scroll region (DECSTBM) would keep
+//!   rows the skipped part drew, so the model checks that on a copy of its screen first
+//!   ([`crate::wrap::screen`]); and the parser must be in ground state where the batch starts,
+//!   which [`Tracker`] follows byte for byte the way vte does.
+//!
+//! The differential tests below (and the `screen_skim` fuzz target) feed random streams to a
+//! skimming model and to a plain one and compare every visible cell, the cursor and the modes.
+
+/// The vte parser states, as far as it matters which one the parser is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    #[default]
+    Ground,
+    Escape,
+    EscapeIntermediate,
+    CsiEntry,
+    CsiParam,
+    CsiIntermediate,
+    CsiIgnore,
+    DcsEntry,
+    DcsParam,
+    DcsIntermediate,
+    DcsPassthrough,
+    OscString,
+    /// SOS, PM, APC strings and an ignored DCS: only CAN, SUB and ESC leave them.
+    Opaque,
+}
+
+/// Follows vte 0.15's state machine (`vte::Parser::advance`) over the bytes given to the model.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    state: State,
+}
+
+impl Tracker {
+    pub fn ground(&self) -> bool {
+        self.state == State::Ground
+    }
+
+    pub fn advance(&mut self, bytes: &[u8]) {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.state == State::Ground {
+                // In ground only ESC leaves it (vte hands everything else to print/execute,
+                // C1 bytes included, as invalid UTF-8).
+                match memchr::memchr(0x1b, &bytes[i..]) {
+                    Some(at) => {
+                        self.state = State::Escape;
+                        i += at + 1;
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            self.state = step(self.state, bytes[i]);
+            i += 1;
+        }
+    }
+}
+
+/// C0 controls that sequences execute or ignore without changing state.
+fn is_c0(b: u8) -> bool {
+    matches!(b, 0x00..=0x17 | 0x19 | 0x1c..=0x1f)
+}
+
+/// One byte outside ground state, as vte 0.15 handles it.
+fn step(state: State, b: u8) -> State {
+    use State::{
+        CsiEntry, CsiIgnore, CsiIntermediate, CsiParam, DcsEntry, DcsIntermediate, DcsParam,
+        DcsPassthrough, Escape, EscapeIntermediate, Ground, Opaque, OscString,
+    };
+    // "Anywhere" transitions: CAN and SUB abort, ESC starts over.
+    match b {
+        0x18 | 0x1a => return Ground,
+        0x1b => return Escape,
+        _ => {}
+    }
+    match state {
+        Ground => Ground,
+        Escape => match b {
+            0x20..=0x2f => EscapeIntermediate,
+            0x50 => DcsEntry,
+            0x5b => CsiEntry,
+            0x5d => OscString,
+            0x58 | 0x5e | 0x5f => Opaque,
+            0x30..=0x7e => Ground,
+            _ => Escape,
+        },
+        EscapeIntermediate => match b {
+            0x30..=0x7e => Ground,
+            _ => EscapeIntermediate,
+        },
+        CsiEntry => match b {
+            _ if is_c0(b) => CsiEntry,
+            0x20..=0x2f => CsiIntermediate,
+            0x30..=0x3f => CsiParam,
+            0x40..=0x7e => Ground,
+            _ => CsiEntry,
+        },
+        CsiParam => match b {
+            _ if is_c0(b) => CsiParam,
+            0x20..=0x2f => CsiIntermediate,
+            0x3c..=0x3f => CsiIgnore,
+            0x40..=0x7e => Ground,
+            _ => CsiParam,
+        },
+        CsiIntermediate => match b {
+            _ if is_c0(b) => CsiIntermediate,
+            0x30..=0x3f => CsiIgnore,
+            0x40..=0x7e => Ground,
+            _ => CsiIntermediate,
+        },
+        CsiIgnore => match b {
+            0x40..=0x7e => Ground,
+            _ => CsiIgnore,
+        },
+        DcsEntry => match b {
+            _ if is_c0(b) => DcsEntry,
+            0x20..=0x2f => DcsIntermediate,
+            0x30..=0x3f => DcsParam,
+            0x40..=0x7e => DcsPassthrough,
+            _ => DcsEntry,
+        },
+        DcsParam => match b {
+            _ if is_c0(b) => DcsParam,
+            0x20..=0x2f => DcsIntermediate,
+            0x3c..=0x3f => Opaque,
+            0x40..=0x7e => DcsPassthrough,
+            _ => DcsParam,
+        },
+        DcsIntermediate => match b {
+            _ if is_c0(b) => DcsIntermediate,
+            0x30..=0x3f => Opaque,
+            0x40..=0x7e => DcsPassthrough,
+            _ => DcsIntermediate,
+        },
+        DcsPassthrough => match b {
+            0x9c => Ground,
+            _ => DcsPassthrough,
+        },
+        OscString => match b {
+            0x07 => Ground,
+            _ => OscString,
+        },
+        Opaque => Opaque,
+    }
+}
+
+/// What to feed instead of a batch's head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    /// The batch from this offset on is fed as it is.
+    pub cut: usize,
+    /// Fed instead of `..cut`: the attribute changes since the last reset, then CR.
+    pub replay: Vec<u8>,
+}
+
+/// An escape sequence in a run of plain output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// SGR: attributes only. `reset` for `ESC [ m` and `ESC [ 0 m`.
+    Sgr { reset: bool },
+    /// EL and the horizontal moves (CUF, CUB, CHA): the cursor stays on its row.
+    Horizontal,
+    /// CUU, CUD, CUP: allowed in the skipped part only.
+    Vertical,
+}
+
+/// Parse the escape sequence at `bytes[0] == ESC`: its kind and length, or `None` for anything
+/// else (a mode switch, a title, a query, a sequence cut by the end of the batch...).
+fn token(bytes: &[u8]) -> Option<(Token, usize)> {
+    if bytes.get(1) != Some(&b'[') {
+        return None;
+    }
+    let params_end = 2 + bytes[2..]
+        .iter()
+        .position(|b| !matches!(b, b'0'..=b'9' | b';' | b':'))?;
+    let params = &bytes[2..params_end];
+    let single = !params.contains(&b';') && !params.contains(&b':');
+    let token = match bytes[params_end] {
+        b'm' => Token::Sgr {
+            reset: params.is_empty() || params == b"0",
+        },
+        b'K' if single && matches!(params, b"" | b"0" | b"1" | b"2") => Token::Horizontal,
+        b'C' | b'D' | b'G' if single => Token::Horizontal,
+        b'A' | b'B' if single => Token::Vertical,
+        b'H' if !params.contains(&b':') => Token::Vertical,
+        _ => return None,
+    };
+    Some((token, params_end + 1))
+}
+
+/// Row increments (LF, VT, FF) of the current lockstep run, each with the last CR before it.
+struct Run {
+    /// Ring of the last `need` increments: (position, last CR before it in this run).
+    ring: Vec<Option<usize>>,
+    next: usize,
+    count: usize,
+    last_cr: Option<usize>,
+}
+
+impl Run {
+    fn new(need: usize) -> Run {
+        Run {
+            ring: vec![None; need],
+            next: 0,
+            count: 0,
+            last_cr: None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.count = 0;
+        self.last_cr = None;
+    }
+
+    fn increment(&mut self) {
+        self.ring[self.next] = self.last_cr;
+        self.next = (self.next + 1) % self.ring.len();
+        self.count += 1;
+    }
+
+    /// The best cut in this run: right after the last CR that still has `need` increments
+    /// after it.
+    fn cut(&self) -> Option<usize> {
+        if self.count < self.ring.len() {
+            return None;
+        }
+        // The oldest entry of the ring is the need-th increment from the end.
+        self.ring[self.next].map(|cr| cr + 1)
+    }
+}
+
+/// Where to cut `batch` (which starts in ground state) for a screen of `rows` rows, if a cut
+/// saves enough work to be worth it.
+pub fn plan(batch: &[u8], rows: u16) -> Option<Skip> {
+    const WORTH: usize = 16 << 10;
+    if batch.len() < WORTH {
+        return None;
+    }
+    let need = 2 * usize::from(rows) + 2;
+    let mut run = Run::new(need);
+    let mut best: Option<usize> = None;
+    let mut i = 0;
+    'scan: while i < batch.len() {
+        // Plain bytes up to the next ESC: note CRs and row increments.
+        let next_esc = memchr::memchr(0x1b, &batch[i..]).map_or(batch.len(), |at| i + at);
+        let mut at = i;
+        while let Some(found) = memchr::memchr3(b'\r', b'\n', 0x0b, &batch[at..next_esc]) {
+            let pos = at + found;
+            if batch[pos] == b'\r' {
+                run.last_cr = Some(pos);
+            } else {
+                run.increment();
+            }
+            at = pos + 1;
+        }
+        // FF moves down like LF; it is not counted, which only errs on the safe side (the
+        // lockstep needs at least `need` downward moves, never at most).
+        if next_esc == batch.len() {
+            break;
+        }
+        match token(&batch[next_esc..]) {
+            Some((Token::Sgr { .. } | Token::Horizontal, len)) => i = next_esc + len,
+            Some((Token::Vertical, len)) => {
+                best = best.max(run.cut());
+                run.clear();
+                i = next_esc + len;
+            }
+            None => break 'scan,
+        }
+    }
+    best = best.max(run.cut());
+    let cut = best.filter(|&c| c >= WORTH)?;
+    Some(Skip {
+        cut,
+        replay: replay(&batch[..cut]),
+    })
+}
+
+/// The SGR sequences of `head` from its last reset on, then CR.
+fn replay(head: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(at) = memchr::memchr(0x1b, &head[i..]) {
+        let start = i + at;
+        let Some((token, len)) = token(&head[start..]) else {
+            // plan() only cuts inside a run of known tokens.
+            break;
+        };
+        match token {
+            Token::Sgr { reset: true } => {
+                // Everything before a reset is moot, but not the reset itself.
+                out.clear();
+                out.extend_from_slice(b"\x1b[m");
+            }
+            Token::Sgr { reset: false } => out.extend_from_slice(&head[start..start + len]),
+            Token::Horizontal | Token::Vertical => {}
+        }
+        i = start + len;
+    }
+    out.push(b'\r');
+    out
+}
+
+#[cfg(test)]
+pub(super) mod tests;
