@@ -107,9 +107,16 @@ class Runner:
             "LANG": "C.UTF-8",
         }
         self.log_file = os.path.join(self.work, "wrap.log")
+        # A Telegram configuration (nothing is sent before a prompt, so the address is moot).
+        self.telegram = os.path.join(self.work, "telegram.toml")
+        with open(self.telegram, "w") as f:
+            f.write('default_provider = "telegram"\n[telegram]\n'
+                    'bot_token = "123456:bench-token-not-used"\nchat_id = 1\n'
+                    'api_base = "http://127.0.0.1:9"\n')
 
-    def wrap(self, *command):
-        return [self.binary, "wrap", "--log-file", self.log_file, "--", *command]
+    def wrap(self, *command, config=None):
+        extra = ["--config", config] if config else []
+        return [self.binary, "wrap", *extra, "--log-file", self.log_file, "--", *command]
 
     @staticmethod
     def script(shell_command):
@@ -194,12 +201,15 @@ def startup(r, runs):
     res = alternate(runs, [
         ("script", lambda: first_byte(r, Runner.script("printf x"))),
         ("wrap", lambda: first_byte(r, r.wrap("printf", "x"))),
+        ("wrap_telegram", lambda: first_byte(r, r.wrap("printf", "x", config=r.telegram))),
     ])
     out = {"runs": runs}
     for name, xs in res.items():
         out[name] = {"ms": [round(x * 1e3, 2) for x in xs],
                      "median_ms": round(median(xs) * 1e3, 2)}
     out["ratio"] = round(out["wrap"]["median_ms"] / out["script"]["median_ms"], 3)
+    out["ratio_telegram"] = round(
+        out["wrap_telegram"]["median_ms"] / out["script"]["median_ms"], 3)
     return out
 
 
@@ -260,6 +270,8 @@ def idle(r, runs, window):
     res = alternate(runs, [
         ("script", lambda: idle_once(r, Runner.script(f"sleep {sleep}"), window)),
         ("wrap", lambda: idle_once(r, r.wrap("sleep", sleep), window)),
+        ("wrap_telegram",
+         lambda: idle_once(r, r.wrap("sleep", sleep, config=r.telegram), window)),
     ])
     out = {"runs": runs, "window_s": window}
     for name, xs in res.items():
@@ -434,7 +446,10 @@ def cmd_report(args):
         row("Startup to the agent's first byte", f"wrap {u['wrap']['median_ms']} ms, script "
             f"{u['script']['median_ms']} ms", f"**{u['ratio']}x**", "≤ 2x",
             f"spawn → first byte of `printf x` on a stdout pipe, median of {u['runs']} "
-            f"alternating runs; load {fmt_load(u['load'])}")
+            f"alternating runs, no config (web provider); load {fmt_load(u['load'])}")
+        if "wrap_telegram" in u:
+            row("Startup, Telegram configured", f"wrap {u['wrap_telegram']['median_ms']} ms",
+                f"**{u['ratio_telegram']}x**", "≤ 2x", "same runs, with a Telegram config")
     if "idle" in s:
         i = s["idle"]
         w = i["wrap"]
@@ -446,7 +461,13 @@ def cmd_report(args):
         row("Idle peak RSS", f"wrap {mib(w['median_hwm_kib'])} (anon "
             f"{mib(w['median_anon_kib'])}, file {mib(w['median_file_kib'])}); script "
             f"{mib(i['script']['median_hwm_kib'])}", "", "< 10 MiB",
-            "VmHWM, RssAnon, RssFile of /proc/PID/status at the end of the window")
+            "VmHWM, RssAnon, RssFile of /proc/PID/status at the end of the window; no config")
+        if "wrap_telegram" in i:
+            t = i["wrap_telegram"]
+            row("Idle, Telegram configured", f"{t['max_wakeups_per_s']}/s, "
+                f"{t['max_cpu_ticks']} CPU ticks; peak RSS {mib(t['median_hwm_kib'])} (anon "
+                f"{mib(t['median_anon_kib'])}, file {mib(t['median_file_kib'])})", "",
+                "0/s; < 10 MiB", "same windows, with a Telegram config")
     if "fidelity" in s:
         fd = s["fidelity"]
         for key, v in fd.items():

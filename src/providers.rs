@@ -16,24 +16,30 @@ pub fn build(plan: &Plan) -> Result<Vec<Arc<dyn Provider>>, Error> {
 /// As [`build`], with the web provider's announcements handed to `notices` (for `wrap`, where
 /// stderr may be the agent's screen).
 pub fn build_with(plan: &Plan, notices: Option<&Notices>) -> Result<Vec<Arc<dyn Provider>>, Error> {
-    let http = crate::http::client()?;
+    // Only the chat providers need the HTTP client; building it loads the system's root
+    // certificates, which is most of the cost of starting with the web provider alone.
+    let remote = plan
+        .chain
+        .iter()
+        .any(|name| matches!(name, ProviderName::Telegram | ProviderName::Discord));
+    let http = if remote {
+        Some(crate::http::client()?)
+    } else {
+        None
+    };
+    let http = || http.clone().expect("built for the chat providers");
     plan.chain
         .iter()
         .map(|name| -> Result<Arc<dyn Provider>, Error> {
             match name {
                 ProviderName::Telegram => {
                     let settings = plan.telegram.clone().expect("the plan validated telegram");
-                    Ok(Arc::new(Telegram::new(http.clone(), settings, plan.locale)))
+                    Ok(Arc::new(Telegram::new(http(), settings, plan.locale)))
                 }
                 ProviderName::Discord => {
                     let settings = plan.discord.clone().expect("the plan validated discord");
                     let env = |name: &str| std::env::var(name).ok();
-                    Ok(Arc::new(Discord::new(
-                        http.clone(),
-                        settings,
-                        plan.locale,
-                        &env,
-                    )))
+                    Ok(Arc::new(Discord::new(http(), settings, plan.locale, &env)))
                 }
                 ProviderName::Web => Ok(Arc::new(match notices {
                     Some(notices) => {

@@ -298,25 +298,96 @@ fn merge(files: Vec<PatternFile>) -> Result<Vec<PatternFile>, PatternError> {
 
 /// Load the built-in files, the user's directory and `--patterns`, validate them, and select
 /// the active patterns.
+///
+/// With a command or `--agent` (that is, under `wrap`), only the built-in files whose patterns
+/// can be active are compiled: the selected agent's and `generic`. Compiling the regexes of
+/// every agent's file took most of `wrap`'s startup, and the built-in files are checked by the
+/// test suite. The user's files and `--patterns` are always compiled, so a mistake in them is
+/// reported whichever agent runs.
 pub fn load(options: &LoadOptions) -> Result<PatternSet, PatternError> {
-    let mut files = Vec::new();
-    for (stem, text) in builtin::FILES {
-        let source = SourceName::Builtin(format!("patterns/{stem}.toml"));
-        files.push(compile::compile_file(stem, &source, text)?);
-    }
+    load_builtins(options, true)
+}
+
+/// [`load`], compiling every built-in file when `only_needed` is false.
+fn load_builtins(options: &LoadOptions, only_needed: bool) -> Result<PatternSet, PatternError> {
+    let mut own = Vec::new();
     if let Some(dir) = &options.user_dir
         && dir.is_dir()
     {
-        files.extend(load_dir(dir)?);
+        own.extend(load_dir(dir)?);
     }
     for path in &options.extra {
         if path.is_dir() {
-            files.extend(load_dir(path)?);
+            own.extend(load_dir(path)?);
         } else {
-            files.push(load_file(path)?);
+            own.push(load_file(path)?);
         }
     }
+    let needed = if only_needed {
+        needed_builtins(options, &own)
+    } else {
+        None
+    };
+    let mut files = Vec::new();
+    for (stem, text) in builtin::FILES {
+        if needed
+            .as_ref()
+            .is_some_and(|agents| !agents.contains(&builtin_header(stem, text).0))
+        {
+            continue;
+        }
+        let source = SourceName::Builtin(format!("patterns/{stem}.toml"));
+        files.push(compile::compile_file(stem, &source, text)?);
+    }
+    files.extend(own);
     PatternSet::new(files, options)
+}
+
+/// A built-in file's agent and command names, read without compiling its patterns.
+fn builtin_header(stem: &str, text: &str) -> (String, Vec<String>) {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        agent: Option<String>,
+        #[serde(default)]
+        commands: Vec<String>,
+    }
+    match toml::from_str::<Header>(text) {
+        Ok(h) => (h.agent.unwrap_or_else(|| stem.to_owned()), h.commands),
+        // Cannot happen (the tests compile every built-in file); compile it to report why.
+        Err(_) => (String::new(), Vec::new()),
+    }
+}
+
+/// The agents whose built-in files must be compiled, or `None` for all of them (no command
+/// and no agent, as in `patterns list`; or an `--agent` nobody knows, so that the error can
+/// list every agent).
+fn needed_builtins(options: &LoadOptions, own: &[PatternFile]) -> Option<Vec<String>> {
+    if options.agent.is_none() && options.command.is_empty() {
+        return None;
+    }
+    let headers: Vec<(String, Vec<String>)> = builtin::FILES
+        .iter()
+        .map(|(stem, text)| builtin_header(stem, text))
+        .chain(own.iter().map(|f| (f.agent.clone(), f.commands.clone())))
+        .collect();
+    let agent = match &options.agent {
+        Some(name) if headers.iter().any(|(agent, _)| agent == name) => Some(name.clone()),
+        Some(_) => return None,
+        None => command_names(&options.command)
+            .into_iter()
+            .find_map(|name| {
+                headers
+                    .iter()
+                    .find(|(agent, commands)| commands.contains(&name) || *agent == name)
+                    .map(|(agent, _)| agent.clone())
+            }),
+    };
+    Some(
+        [Some(GENERIC.to_owned()), agent, Some(String::new())]
+            .into_iter()
+            .flatten()
+            .collect(),
+    )
 }
 
 fn unreadable(path: &Path, error: &std::io::Error) -> PatternError {

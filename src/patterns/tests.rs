@@ -294,3 +294,52 @@ fn missing_extra_path_is_an_error() {
     assert!(e.to_string().contains("/nonexistent/x.toml"), "{e}");
     assert!(!e.is_usage());
 }
+
+#[test]
+fn wrap_compiles_only_the_built_in_files_it_can_use_and_selects_the_same_patterns() {
+    let dir = tempfile::tempdir().unwrap();
+    // A user file that adds a command name to aider and a pattern to generic.
+    std::fs::write(dir.path().join("aider.toml"), "commands = [\"my-aider\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("generic.toml"),
+        "[[pattern]]\nid = \"mine\"\nquestion = '^(?P<question>Go\\?) \\(yes\\)$'\n\
+         [[pattern.choice]]\nid = \"y\"\nverdict = \"approve\"\nkeys = \"yes <enter>\"\n\
+         [[pattern.choice]]\nid = \"n\"\nverdict = \"reject\"\nkeys = \"no <enter>\"\n",
+    )
+    .unwrap();
+    let cases: Vec<(Option<&str>, Vec<&str>)> = vec![
+        (None, vec!["claude"]),
+        (None, vec!["npx", "@anthropic-ai/claude-code"]),
+        (None, vec!["python3", "-m", "aider"]),
+        (None, vec!["my-aider", "--yes"]),
+        (None, vec!["codex", "exec"]),
+        (None, vec!["gemini"]),
+        (None, vec!["cat", "file"]),
+        (Some("goose"), vec!["anything"]),
+        (Some("generic"), vec![]),
+        (Some("nobody"), vec!["x"]),
+    ];
+    for (agent, command) in cases {
+        let options = LoadOptions {
+            extra: vec![],
+            agent: agent.map(str::to_owned),
+            command: command.iter().map(|s| (*s).to_owned()).collect(),
+            user_dir: Some(dir.path().to_owned()),
+        };
+        let lazy = load(&options);
+        let full = load_builtins(&options, false);
+        match (lazy, full) {
+            (Ok(lazy), Ok(full)) => {
+                assert_eq!(lazy.agent(), full.agent(), "{command:?}");
+                assert_eq!(ids(&lazy), ids(&full), "{command:?}");
+                assert!(
+                    lazy.files().len() <= 3,
+                    "{command:?}: {}",
+                    lazy.files().len()
+                );
+            }
+            (Err(lazy), Err(full)) => assert_eq!(lazy, full, "{agent:?}"),
+            (lazy, full) => panic!("{agent:?} {command:?}: {lazy:?} vs {full:?}"),
+        }
+    }
+}

@@ -295,13 +295,6 @@ async fn session(
             eprint!("{text}");
         }
     });
-    let (heard_tx, heard_rx) = mpsc::unbounded_channel();
-    let chain = ask::observed(
-        crate::providers::build_with(&plan, Some(&notices))?,
-        &heard_tx,
-    );
-    let gate = Arc::new(Gate::new(chain, plan.escalate_after));
-
     let size = if tty.interactive {
         terminal::size().or(options.size).unwrap_or(HEADLESS_SIZE)
     } else {
@@ -355,6 +348,17 @@ async fn session(
             return Err(e);
         }
     };
+    // The providers are built once the agent runs: nothing is asked before its first prompt,
+    // and the chat providers' HTTP client takes a while to build (root certificates).
+    let (heard_tx, heard_rx) = mpsc::unbounded_channel();
+    let chain = match crate::providers::build_with(&plan, Some(&notices)) {
+        Ok(chain) => ask::observed(chain, &heard_tx),
+        Err(e) => {
+            pty::signal_group(pid, libc::SIGKILL);
+            return Err(e);
+        }
+    };
+    let gate = Arc::new(Gate::new(chain, plan.escalate_after));
 
     let config = bridge::Config {
         shape: ask::Shape {
