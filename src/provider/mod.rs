@@ -127,6 +127,45 @@ pub enum Closing {
     Done,
 }
 
+/// What a channel shows when a request is withdrawn from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawal {
+    /// The status line added to the message ("⌛ Timed out at …", "↪ … moved to Discord …").
+    pub line: String,
+    /// What a click that still arrives on the message is told.
+    pub late: String,
+}
+
+impl Closing {
+    /// The withdrawal notice in `text`'s language; `None` for [`Closing::Done`], whose message
+    /// already records the answer.
+    pub fn withdrawal(&self, text: &crate::i18n::Messages) -> Option<Withdrawal> {
+        use crate::i18n::fill;
+        let time = crate::i18n::clock(std::time::SystemTime::now());
+        let expired = text.expired.to_owned();
+        let (line, late) = match self {
+            Closing::Done => return None,
+            Closing::TimedOut => (fill(text.timed_out, &[("time", &time)]), expired),
+            Closing::Cancelled => (fill(text.cancelled, &[("time", &time)]), expired),
+            Closing::Escalated { to } => {
+                let provider = to.display_name();
+                (
+                    fill(text.escalated, &[("provider", provider), ("time", &time)]),
+                    fill(text.moved, &[("provider", provider)]),
+                )
+            }
+            Closing::AnsweredElsewhere { place } => (
+                fill(
+                    text.answered_elsewhere,
+                    &[("place", place), ("time", &time)],
+                ),
+                expired,
+            ),
+        };
+        Some(Withdrawal { line, late })
+    }
+}
+
 /// A request delivered to one provider.
 ///
 /// Dropping the ticket tells the provider to forget the request entirely; until then a closed

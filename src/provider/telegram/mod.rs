@@ -807,35 +807,12 @@ impl Posted {
     /// Take the buttons away and say why; returns what late clicks are told.
     async fn withdraw(&mut self, why: &Closing) -> String {
         let text = self.bot.text;
-        let time = crate::i18n::clock(std::time::SystemTime::now());
-        let (line, late) = match why {
-            Closing::Done => return text.expired.to_owned(),
-            Closing::TimedOut => (
-                fill(text.timed_out, &[("time", &time)]),
-                text.expired.to_owned(),
-            ),
-            Closing::Cancelled => (
-                fill(text.cancelled, &[("time", &time)]),
-                text.expired.to_owned(),
-            ),
-            Closing::Escalated { to } => {
-                let provider = to.display_name();
-                (
-                    fill(text.escalated, &[("provider", provider), ("time", &time)]),
-                    fill(text.moved, &[("provider", provider)]),
-                )
-            }
-            Closing::AnsweredElsewhere { place } => (
-                fill(
-                    text.answered_elsewhere,
-                    &[("place", place), ("time", &time)],
-                ),
-                text.expired.to_owned(),
-            ),
+        let Some(notice) = why.withdrawal(text) else {
+            return text.expired.to_owned();
         };
-        self.status.push(render::escape(&line));
+        self.status.push(render::escape(&notice.line));
         self.edit().await;
-        late
+        notice.late
     }
 }
 

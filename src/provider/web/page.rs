@@ -337,20 +337,7 @@ pub fn decided_lines(
 
 /// What a withdrawn page says; `None` for [`Closing::Done`] (the page keeps its answer).
 pub fn closing_line(text: &Messages, why: &Closing) -> Option<String> {
-    let time = crate::i18n::clock(SystemTime::now());
-    Some(match why {
-        Closing::Done => return None,
-        Closing::TimedOut => fill(text.timed_out, &[("time", &time)]),
-        Closing::Cancelled => fill(text.cancelled, &[("time", &time)]),
-        Closing::Escalated { to } => fill(
-            text.escalated,
-            &[("provider", to.display_name()), ("time", &time)],
-        ),
-        Closing::AnsweredElsewhere { place } => fill(
-            text.answered_elsewhere,
-            &[("place", place), ("time", &time)],
-        ),
-    })
+    why.withdrawal(text).map(|notice| notice.line)
 }
 
 /// Counts down the time left; at zero, says so and disables the buttons (the server decides
