@@ -61,7 +61,7 @@ pub(super) async fn follow(inner: &std::sync::Arc<Inner>, stream: UnixStream) {
             Down::Taken { ids } => {
                 let mut st = inner.state();
                 for id in &ids {
-                    st.routed.insert(id);
+                    st.taken.insert(id);
                 }
             }
             Down::Members { pids } => inner.state().members = pids,

@@ -76,7 +76,7 @@ impl Lead {
 
 pub(super) struct Router {
     inner: Arc<Inner>,
-    /// Held while an event is routed; true once the process is finishing (no more events).
+    /// Held while a batch is routed; true once the process is finishing (no more batches).
     routing: tokio::sync::Mutex<bool>,
     table: Mutex<Table>,
     /// Wakes routes waiting for an owner (claims, posts, members changed).
@@ -84,7 +84,7 @@ pub(super) struct Router {
     wanted: watch::Sender<bool>,
     coordinated: bool,
     settle_until: Instant,
-    /// Events the previous leader began to route (see [`Down::Routing`]).
+    /// Events the previous leader marked as taken (see [`Down::Taken`]).
     inherited: super::Seen,
     /// Held for the life of the process: the lock that makes us the leader.
     _lock: Option<File>,
@@ -151,7 +151,7 @@ pub(super) fn lead(inner: &Arc<Inner>, lock: Option<(File, &Place)>) {
             changed: Notify::new(),
             coordinated,
             settle_until: Instant::now() + SETTLE,
-            inherited: std::mem::take(&mut st.routed),
+            inherited: std::mem::take(&mut st.taken),
             _lock: held,
         });
         super::debug(|| {
@@ -397,7 +397,7 @@ impl Router {
         let _ = tokio::time::timeout(ANNOUNCE_PATIENCE, all).await;
     }
 
-    /// Let the event being routed finish (at most `patience`), then route no more: the
+    /// Let the batch being routed finish (at most `patience`), then route no more: the
     /// process is about to exit, and a successor takes over from here.
     pub(super) async fn finish(&self, patience: Duration) {
         if let Ok(mut finishing) = tokio::time::timeout(patience, self.routing.lock()).await {

@@ -148,7 +148,7 @@ struct State {
     baton: Option<Value>,
     /// Events the leader we followed marked as taken: if they come again and nobody owns
     /// them, they may have been answered already.
-    routed: Seen,
+    taken: Seen,
     /// Whether this process ever followed a leader (a successor must assume a source ran).
     followed: bool,
 }
@@ -182,7 +182,7 @@ impl Relay {
                     seen: Seen::default(),
                     members: Vec::new(),
                     baton: None,
-                    routed: Seen::default(),
+                    taken: Seen::default(),
                     followed: false,
                 }),
                 joined: watch::Sender::new(false),

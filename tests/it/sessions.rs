@@ -449,7 +449,23 @@ async fn twenty_processes_share_one_bot_and_each_gets_its_own_answer() {
         "one Identify for ten processes"
     );
     eprintln!("Gateway resumes: {}", bots.dc.resume_count());
+    assert_session_kept(&bots.dc);
     bots.dc.assert_clean();
+}
+
+/// Only the last Gateway connection may end the session (close 1000): every earlier one
+/// belonged to a leader that left with others still waiting.
+fn assert_session_kept(dc: &FakeDiscord) {
+    let connections = dc.connections();
+    let ended: Vec<_> = connections
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.client_close == Some(1000) && i + 1 < connections.len())
+        .collect();
+    assert!(
+        ended.is_empty(),
+        "a session was ended early: {connections:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -612,6 +628,7 @@ async fn killing_the_gateway_holder_hands_its_session_over() {
         1,
         "the session was resumed, not replaced"
     );
+    assert_session_kept(&bots.dc);
     assert!(bots.dc.resume_count() >= 1);
     bots.dc.assert_clean();
 }

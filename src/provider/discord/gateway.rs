@@ -10,6 +10,7 @@
 //!
 //! - **Only while wanted.** The driver connects when some process has a ticket and closes with
 //!   1000 (which ends the session) when none is left, so idle processes hold no connection.
+//!   When the handle is dropped (the process exits) it closes nothing: a successor may resume.
 //!   Identifies are rationed (1000 a day), so all the processes of one bot share one.
 //! - **Handing over.** Each new session is reported as [`Event::Session`]; the relay passes it
 //!   on, so when the leading process exits or dies, its successor starts with
@@ -200,6 +201,9 @@ struct Session {
 enum End {
     /// Nobody needs the Gateway: closed with 1000, session over.
     Idle,
+    /// The handle is gone (the process is exiting): the socket is dropped without a close
+    /// frame, so the session stays resumable for the process that leads next.
+    Gone,
     /// Reconnect and resume (if there is a session; else identify).
     Resume,
     /// Start a new session after this pause.
@@ -287,6 +291,7 @@ impl Driver {
                 self.backoff.next()
             };
             match end {
+                End::Gone => return,
                 End::Idle => {
                     self.session = None;
                     self.status.send_replace(Status::Down);
@@ -480,7 +485,12 @@ impl Driver {
                     next_beat = (next_beat + interval).max(Instant::now());
                 }
                 changed = self.want.changed() => {
-                    if changed.is_err() || !*self.want.borrow() {
+                    // Never 1000 on the way out: that would end the session another process
+                    // is about to resume.
+                    if changed.is_err() {
+                        return End::Gone;
+                    }
+                    if !*self.want.borrow() {
                         close(&mut ws, 1000).await;
                         return End::Idle;
                     }
