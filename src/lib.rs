@@ -10,6 +10,9 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod gate;
 pub mod hook;
 pub mod http;

@@ -41,7 +41,7 @@ mod pty;
 mod reader;
 mod record;
 mod screen;
-mod skim;
+pub(crate) mod skim;
 mod terminal;
 mod title;
 mod typed;
@@ -113,6 +113,12 @@ impl Options {
         };
         Ok((options, provider, args.timeout.map(Duration::from_secs)))
     }
+}
+
+/// The screen model and detector on arbitrary bytes (see [`crate::fuzz::screen`]).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_screen(data: &[u8]) {
+    screen::fuzz::drive(data);
 }
 
 /// Run `openfeedback wrap`; the result is the agent's exit code.

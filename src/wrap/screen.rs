@@ -181,6 +181,8 @@ struct Model {
     tracker: skim::Tracker,
     /// Bytes skimmed rather than rendered, and batches skimmed.
     skimmed: (u64, u64),
+    /// Times vt100 panicked and the model was rebuilt.
+    rebuilt: u64,
 }
 
 impl Model {
@@ -189,6 +191,7 @@ impl Model {
             parser: vt100::Parser::new_with_callbacks(rows.max(2), cols.max(2), 0, hooks),
             tracker: skim::Tracker::default(),
             skimmed: (0, 0),
+            rebuilt: 0,
         }
     }
 
@@ -204,9 +207,10 @@ impl Model {
             ));
             let (rows, cols) = self.size();
             let hooks = std::mem::take(self.parser.callbacks_mut());
-            let skimmed = self.skimmed;
+            let (skimmed, rebuilt) = (self.skimmed, self.rebuilt);
             *self = Model::new(rows, cols, hooks);
             self.skimmed = skimmed;
+            self.rebuilt = rebuilt + 1;
         }
     }
 
@@ -564,6 +568,9 @@ fn feed(model: &mut Model, bytes: &[u8], sinks: &Sinks) {
         }
     }
 }
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod fuzz;
 
 #[cfg(test)]
 mod tests;

@@ -324,4 +324,4 @@ fn replay(head: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-pub(super) mod tests;
+pub(crate) mod tests;

@@ -65,6 +65,7 @@ fn tiny_sizes_are_clamped() {
 // ---------------------------------------------------------------------------------------------
 // Skimming renders the same screen as rendering everything.
 
+use super::fuzz::state;
 use crate::wrap::skim::tests::Rng;
 
 /// Pieces of agent-like output: mostly text and line ends, some colours and cursor moves, and
@@ -186,34 +187,6 @@ fn flood_line(rng: &mut Rng, out: &mut Vec<u8>, resets: bool) {
         2 => b"\r\x1b[K",
         _ => b"\r\n",
     });
-}
-
-/// What must be equal: every visible cell with its attributes, the cursor, the modes, the
-/// title, the view the detector reads, and the replies to queries.
-#[allow(clippy::type_complexity)]
-fn state(
-    m: &mut Model,
-) -> (
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    (u16, u16),
-    Modes,
-    Option<String>,
-    ScreenView,
-    Vec<u8>,
-) {
-    let screen = m.parser.screen();
-    (
-        screen.contents_formatted(),
-        screen.state_formatted(),
-        screen.attributes_formatted(),
-        screen.cursor_position(),
-        m.modes(),
-        m.finish().title,
-        m.view(),
-        m.take_replies(),
-    )
 }
 
 fn differential(seed: u64, size: (u16, u16), bytes: usize) -> u64 {
