@@ -9,6 +9,7 @@ mod cli;
 mod discord;
 mod discord_fake;
 mod failover;
+mod faults;
 mod hook;
 mod patterns;
 mod rules;

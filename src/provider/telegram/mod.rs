@@ -44,6 +44,8 @@ use crate::request::{Notice, Request, RequestId, Verdict};
 const POLL_SECS: u64 = 30;
 /// How long withdrawing a message may keep retrying.
 const WITHDRAW_PATIENCE: Duration = Duration::from_secs(15);
+/// How long a callback query's answer is retried (Telegram refuses answers after about 15 s).
+const ANSWER_PATIENCE: Duration = Duration::from_secs(8);
 /// How long a reply to a bot message of unknown id waits for posts in flight to register.
 const REPLY_PATIENCE: Duration = Duration::from_secs(5);
 /// How long a ticket waits to join the other processes of the bot before it posts anyway.
@@ -205,11 +207,14 @@ impl Bot {
         )
     }
 
+    /// Answer a callback query (the toast on the human's phone). Retried through 5xx, 429 and
+    /// network trouble for a few seconds: an unanswered query leaves the button spinning.
     async fn answer_callback(&self, id: &str, text: &str) {
         let params = json!({"callback_query_id": id, "text": text});
+        let until = Instant::now() + ANSWER_PATIENCE;
         if let Err(e) = self
             .api
-            .call::<Value>("answerCallbackQuery", &params, Duration::from_secs(10))
+            .call_until::<Value>("answerCallbackQuery", &params, until, &mut |_| {})
             .await
         {
             crate::log::warn(&format!(
@@ -289,7 +294,34 @@ impl Bot {
                     self.answer_callback(&id, self.text.expired).await;
                 }
             }
-            Err(text) => self.answer_callback(&query.id, &text).await,
+            Err(text) => {
+                self.answer_callback(&query.id, &text).await;
+                self.strip_stale(&query).await;
+            }
+        }
+    }
+
+    /// A click on a request that is over: if it came from a copy of its message nobody knew
+    /// of (a post carried out whose answer was lost, then posted again), its buttons go now.
+    async fn strip_stale(&self, query: &CallbackQuery) {
+        let Some(message) = query.message.as_ref().filter(|m| m.chat.id == self.settings.chat_id)
+        else {
+            return;
+        };
+        let params = json!({"chat_id": self.settings.chat_id, "message_id": message.message_id});
+        let until = Instant::now() + ANSWER_PATIENCE;
+        match self
+            .api
+            .call_until::<Value>("editMessageReplyMarkup", &params, until, &mut |_| {})
+            .await
+        {
+            Ok(_) => {}
+            Err(ApiError::Rejected { description, .. })
+                if description.contains("message is not modified") => {}
+            Err(e) => crate::log::warn(&format!(
+                "telegram: could not take the buttons off a stale message: {}",
+                e.describe()
+            )),
         }
     }
 
@@ -361,6 +393,9 @@ impl Hooks for Bot {
             }) = serde_json::from_value::<Update>(event.body)
             {
                 self.answer_callback(&query.id, self.text.expired).await;
+                if query.data.as_deref().and_then(parse_callback_data).is_some() {
+                    self.strip_stale(&query).await;
+                }
             }
         })
     }
@@ -461,6 +496,10 @@ struct Posted {
     message_id: i64,
     /// The forum topic the message is in.
     thread: Option<i64>,
+    /// Other messages of this request: a post whose answer was lost was carried out anyway
+    /// and posted again, and the human clicked the first copy. They are edited like the
+    /// message itself, so no copy keeps live buttons.
+    copies: Vec<i64>,
     status: Vec<String>,
     claims: Claims,
 }
@@ -503,6 +542,7 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
                 request: request.clone(),
                 message_id: message.message_id,
                 thread,
+                copies: Vec::new(),
                 status: Vec::new(),
                 claims,
             };
@@ -533,6 +573,7 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
         request: request.clone(),
         message_id,
         thread,
+        copies: Vec::new(),
         status: Vec::new(),
         claims,
     };
@@ -544,7 +585,15 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
             Phase::Waiting => None,
         };
         tokio::select! {
-            Some(inbound) = inbox.recv(), if !answered => {
+            Some(inbound) = inbox.recv() => {
+                if answered {
+                    // A second tap, or a click that raced the decision: it decides nothing,
+                    // but its spinner must stop.
+                    if let Inbound::Click { query, .. } = inbound {
+                        bot.answer_callback(&query.id, bot.text.expired).await;
+                    }
+                    continue;
+                }
                 let next = ticket.handle(inbound, phase, &events).await;
                 match next {
                     Step::Continue(p) => phase = p,
@@ -566,6 +615,13 @@ async fn run_ticket(bot: Arc<Bot>, request: Arc<Request>, handle: TicketHandle) 
                 }
                 None => break,
             },
+        }
+    }
+    // Clicks that were queued for this ticket when it closed.
+    inbox.close();
+    while let Some(inbound) = inbox.recv().await {
+        if let Inbound::Click { query, .. } = inbound {
+            bot.answer_callback(&query.id, bot.text.expired).await;
         }
     }
 }
@@ -632,6 +688,12 @@ impl Posted {
                 Step::Continue(phase)
             }
             (Inbound::Click { query, choice }, Phase::Waiting) => {
+                if let Some(id) = query.message.as_ref().map(|m| m.message_id)
+                    && id != self.message_id
+                    && !self.copies.contains(&id)
+                {
+                    self.copies.push(id);
+                }
                 if !self.bot.settings.trusted.allows(&query.from.id) {
                     self.bot.answer_callback(&query.id, text.not_allowed).await;
                     return Step::Continue(Phase::Waiting);
@@ -783,24 +845,26 @@ impl Posted {
         }
     }
 
-    /// Replace the message with its status lines and no keyboard.
+    /// Replace the message (and its copies) with its status lines and no keyboard.
     async fn edit(&self) {
         let html = render::with_status(&self.request, self.bot.text, &self.status);
-        let params = json!({"chat_id": self.bot.settings.chat_id, "message_id": self.message_id, "text": html, "parse_mode": "HTML"});
         let until = Instant::now() + WITHDRAW_PATIENCE;
-        match self
-            .bot
-            .api
-            .call_until::<Value>("editMessageText", &params, until, &mut |_| {})
-            .await
-        {
-            Err(ApiError::Rejected { description, .. })
-                if description.contains("message is not modified") => {}
-            Err(e) => crate::log::warn(&format!(
-                "telegram: could not update the message: {}",
-                e.describe()
-            )),
-            Ok(_) => {}
+        for id in std::iter::once(self.message_id).chain(self.copies.iter().copied()) {
+            let params = json!({"chat_id": self.bot.settings.chat_id, "message_id": id, "text": html, "parse_mode": "HTML"});
+            match self
+                .bot
+                .api
+                .call_until::<Value>("editMessageText", &params, until, &mut |_| {})
+                .await
+            {
+                Err(ApiError::Rejected { description, .. })
+                    if description.contains("message is not modified") => {}
+                Err(e) => crate::log::warn(&format!(
+                    "telegram: could not update the message: {}",
+                    e.describe()
+                )),
+                Ok(_) => {}
+            }
         }
     }
 

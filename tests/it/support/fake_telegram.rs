@@ -19,7 +19,11 @@
 //! - Callback queries must be answered once, within a window (15 s by default).
 //! - Privacy mode is on (the BotFather default): in groups the bot only gets replies to its own
 //!   messages, commands and service messages. Its own messages never come back as updates.
-//! - Faults: `fail_next`, `rate_limit_next`, a webhook left set, and `stop`/`restart`.
+//! - Faults: `fail_next`, `rate_limit_next`, `delay_next` (a slow answer), `lose_answer_next`
+//!   (the call is carried out, then the connection drops before the answer: the client never
+//!   learns it worked), `reset_next` (the connection drops before anything happens),
+//!   `reset_connections` (every open connection, long polls included, drops), a webhook left
+//!   set, and `stop`/`restart`.
 //!
 //! Deliberately stricter than the real server, which accepts these silently: a bare `&` in
 //! HTML text (it must be `&amp;`) and an inline button with several action fields.
@@ -34,7 +38,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
 use std::fmt::{Display, Write as _};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -402,7 +405,7 @@ impl FakeTelegram {
 
     /// The next `times` calls of `method` fail with this error (before any other handling).
     pub fn fail_next(&self, method: &str, times: usize, status: u16, description: &str) {
-        let fault = Fault {
+        let fault = Fault::Error {
             status,
             description: description.to_owned(),
             retry_after: None,
@@ -413,12 +416,36 @@ impl FakeTelegram {
     /// The next `times` calls of `method` get a 429 with `retry_after` and a Retry-After header.
     pub fn rate_limit_next(&self, method: &str, times: usize, retry_after: u64) {
         let description = format!("Too Many Requests: retry after {retry_after}");
-        let fault = Fault {
+        let fault = Fault::Error {
             status: 429,
             description,
             retry_after: Some(retry_after),
         };
         self.add_faults(method, times, &fault);
+    }
+
+    /// The next `times` calls of `method` are carried out `delay` late.
+    pub fn delay_next(&self, method: &str, times: usize, delay: Duration) {
+        self.add_faults(method, times, &Fault::Delay(delay));
+    }
+
+    /// The next `times` calls of `method` are carried out, then their connection drops before
+    /// the answer is sent (the client cannot tell whether they worked). A `getUpdates` whose
+    /// answer is lost does not confirm anything: its updates come again.
+    pub fn lose_answer_next(&self, method: &str, times: usize) {
+        self.add_faults(method, times, &Fault::LoseAnswer);
+    }
+
+    /// The next `times` calls of `method` have their connection dropped before anything is
+    /// done.
+    pub fn reset_next(&self, method: &str, times: usize) {
+        self.add_faults(method, times, &Fault::Reset);
+    }
+
+    /// Drop every open connection (waiting long polls included) and listen again at once:
+    /// a connection reset in the middle of a poll.
+    pub async fn reset_connections(&self) {
+        self.restart().await;
     }
 
     pub fn set_callback_answer_window(&self, window: Duration) {
@@ -599,6 +626,8 @@ struct Reply {
     status: u16,
     body: Value,
     retry_after: Option<u64>,
+    /// Drop the connection instead of answering.
+    drop: bool,
 }
 
 impl Reply {
@@ -610,6 +639,7 @@ impl Reply {
             status: 200,
             body: Value::Object(body),
             retry_after: None,
+            drop: false,
         }
     }
 
@@ -620,6 +650,7 @@ impl Reply {
             status,
             body,
             retry_after: None,
+            drop: false,
         }
     }
 
@@ -652,7 +683,7 @@ fn bad(description: impl Display) -> Reply {
 async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -683,6 +714,12 @@ async fn handle(
         (Err(reply), _) | (_, Err(reply)) => reply,
         (Ok(method), Ok(params)) => dispatch(&shared, &method, &params).await,
     };
+    if reply.drop {
+        // Status 0: no answer was sent. hyper closes a connection whose service fails.
+        return Err(std::io::Error::other(
+            "fake_telegram: connection dropped (fault)",
+        ));
+    }
     shared.mutate(|st| {
         st.calls[index].status = reply.status;
         st.calls[index].response = reply.body.clone();
@@ -711,15 +748,38 @@ fn route(path: &str) -> Result<String, Reply> {
 }
 
 async fn dispatch(shared: &Shared, method: &str, p: &Params) -> Reply {
-    if let Some(fault) = shared.mutate(|st| st.faults.get_mut(method).and_then(VecDeque::pop_front))
-    {
-        let mut reply = Reply::error(fault.status, fault.description);
-        if let Some(seconds) = fault.retry_after {
-            reply.body["parameters"] = json!({"retry_after": seconds});
-            reply.retry_after = Some(seconds);
+    let fault = shared.mutate(|st| st.faults.get_mut(method).and_then(VecDeque::pop_front));
+    let lose = match fault {
+        None => false,
+        Some(Fault::Error {
+            status,
+            description,
+            retry_after,
+        }) => {
+            let mut reply = Reply::error(status, description);
+            if let Some(seconds) = retry_after {
+                reply.body["parameters"] = json!({"retry_after": seconds});
+                reply.retry_after = Some(seconds);
+            }
+            return reply;
         }
-        return reply;
-    }
+        Some(Fault::Reset) => {
+            let mut reply = Reply::error(500, "reset");
+            reply.drop = true;
+            return reply;
+        }
+        Some(Fault::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            false
+        }
+        Some(Fault::LoseAnswer) => true,
+    };
+    let mut reply = carry_out(shared, method, p).await;
+    reply.drop = lose;
+    reply
+}
+
+async fn carry_out(shared: &Shared, method: &str, p: &Params) -> Reply {
     if method == "getupdates" {
         return get_updates(shared, p).await;
     }
@@ -907,10 +967,15 @@ struct Callback {
 }
 
 #[derive(Clone)]
-struct Fault {
-    status: u16,
-    description: String,
-    retry_after: Option<u64>,
+enum Fault {
+    Error {
+        status: u16,
+        description: String,
+        retry_after: Option<u64>,
+    },
+    Delay(Duration),
+    LoseAnswer,
+    Reset,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
