@@ -298,26 +298,33 @@ pub fn plan(batch: &[u8], rows: u16) -> Option<Skip> {
     })
 }
 
-/// The SGR sequences of `head` from its last reset on, then CR.
+/// The SGR sequences of `head` from its last reset on, then CR. Walks back from the end over
+/// the escape sequences (every one in `head` is a known token: [`plan`] only cuts after a run
+/// of them), so it reads only what follows the last reset.
 fn replay(head: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(at) = memchr::memchr(0x1b, &head[i..]) {
-        let start = i + at;
-        let Some((token, len)) = token(&head[start..]) else {
-            // plan() only cuts inside a run of known tokens.
+    let mut sgrs: Vec<&[u8]> = Vec::new();
+    let mut end = head.len();
+    let mut reset = false;
+    while let Some(at) = memchr::memrchr(0x1b, &head[..end]) {
+        let Some((token, len)) = token(&head[at..]) else {
             break;
         };
         match token {
             Token::Sgr { reset: true } => {
-                // Everything before a reset is moot, but not the reset itself.
-                out.clear();
-                out.extend_from_slice(b"\x1b[m");
+                reset = true;
+                break;
             }
-            Token::Sgr { reset: false } => out.extend_from_slice(&head[start..start + len]),
+            Token::Sgr { reset: false } => sgrs.push(&head[at..at + len]),
             Token::Horizontal | Token::Vertical => {}
         }
-        i = start + len;
+        end = at;
+    }
+    let mut out = Vec::new();
+    if reset {
+        out.extend_from_slice(b"\x1b[m");
+    }
+    for sgr in sgrs.iter().rev() {
+        out.extend_from_slice(sgr);
     }
     out.push(b'\r');
     out

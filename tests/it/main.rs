@@ -14,6 +14,7 @@ mod hook;
 mod patterns;
 mod rules;
 mod sessions;
+mod soak;
 mod telegram;
 mod web;
 mod wrap;
