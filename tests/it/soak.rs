@@ -212,8 +212,19 @@ async fn soak() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let last = sample(pid, started.elapsed()).expect("wrap still runs");
     samples.push(last);
-    child.kill().await.unwrap();
-    let _ = child.wait().await;
+    // Stop wrap the way a user's kill would: the prompt it may be asking meanwhile is
+    // withdrawn, not left live.
+    // SAFETY: kill(2) on a pid this test spawned and has not reaped.
+    unsafe { libc::kill(i32::try_from(pid).unwrap(), libc::SIGTERM) };
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("wrap exits on SIGTERM")
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "wrap's exit on SIGTERM: {status:?}"
+    );
 
     // Every prompt answered once, with what was given, and nothing else read.
     let got: Vec<String> = agent_log(&log)

@@ -296,16 +296,18 @@ impl Bot {
             }
             Err(text) => {
                 self.answer_callback(&query.id, &text).await;
-                self.strip_stale(&query).await;
+                self.strip_stale(&query, &request).await;
             }
         }
     }
 
-    /// A click on a request that is over: if it came from a copy of its message nobody knew
+    /// A click on `request`, which is over: if it came from a copy of its message nobody knew
     /// of (a post carried out whose answer was lost, then posted again), its buttons go now.
-    async fn strip_stale(&self, query: &CallbackQuery) {
-        let Some(message) = query.message.as_ref().filter(|m| m.chat.id == self.settings.chat_id)
-        else {
+    /// Only a message whose own buttons are that request's: never another request's.
+    async fn strip_stale(&self, query: &CallbackQuery, request: &RequestId) {
+        let Some(message) = query.message.as_ref().filter(|m| {
+            m.chat.id == self.settings.chat_id && m.request_id().as_ref() == Some(request)
+        }) else {
             return;
         };
         let params = json!({"chat_id": self.settings.chat_id, "message_id": message.message_id});
@@ -393,8 +395,8 @@ impl Hooks for Bot {
             }) = serde_json::from_value::<Update>(event.body)
             {
                 self.answer_callback(&query.id, self.text.expired).await;
-                if query.data.as_deref().and_then(parse_callback_data).is_some() {
-                    self.strip_stale(&query).await;
+                if let Some((request, _)) = query.data.as_deref().and_then(parse_callback_data) {
+                    self.strip_stale(&query, &request).await;
                 }
             }
         })
