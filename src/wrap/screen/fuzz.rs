@@ -90,9 +90,14 @@ impl Input<'_> {
     }
 }
 
-/// Run one program (see the module docs).
+/// Run one program (see the module docs). Floods are capped so that one input stays fast
+/// (a fuzzer learns from many short runs, not a few long ones): 64 KiB is well past the point
+/// where skimming starts, and an input feeds at most 512 KiB and looks at most 16 times.
 pub(crate) fn drive(data: &[u8]) {
-    const MAX_FLOOD: usize = 256 << 10;
+    const MAX_FLOOD: usize = 64 << 10;
+    const MAX_TOTAL: usize = 512 << 10;
+    const MAX_LOOKS: usize = 16;
+    let (mut total, mut looks) = (0, 0);
     let mut input = Input(data);
     let rows = 2 + u16::from(input.byte().unwrap_or(22) % 60);
     let cols = 2 + u16::from(input.byte().unwrap_or(78));
@@ -115,7 +120,10 @@ pub(crate) fn drive(data: &[u8]) {
                 let n = usize::from(input.byte().unwrap_or(0)).max(1);
                 let times = usize::from(input.byte().unwrap_or(0)) << 4;
                 let piece = input.take(n).to_vec();
-                piece.repeat(times).into_iter().take(MAX_FLOOD).collect()
+                let room = MAX_FLOOD.min(MAX_TOTAL.saturating_sub(total));
+                let mut flood = piece.repeat(times.min(room / piece.len().max(1) + 1));
+                flood.truncate(room);
+                flood
             }
             6 => {
                 let rows = 2 + u16::from(input.byte().unwrap_or(0) % 60);
@@ -127,10 +135,14 @@ pub(crate) fn drive(data: &[u8]) {
             _ => {
                 let n = usize::from(input.byte().unwrap_or(0) % 32);
                 feedback = String::from_utf8_lossy(input.take(n)).into_owned();
-                look(&skimming.view(), &feedback);
+                if looks < MAX_LOOKS {
+                    looks += 1;
+                    look(&skimming.view(), &feedback);
+                }
                 continue;
             }
         };
+        total += chunk.len();
         let skims = skimming.skimmed.1;
         skimming.feed(&chunk);
         plain.render(&chunk);
