@@ -222,6 +222,16 @@ impl Model {
 
     /// Render `bytes`, skimming a large batch (see [`super::skim`]).
     fn feed(&mut self, bytes: &[u8]) {
+        // A batch often starts inside the escape sequence the last one ended in (a PTY read
+        // cut it): render up to its end, and skim from there.
+        let head = self.tracker.to_ground(bytes);
+        if head > 0 {
+            self.render(&bytes[..head]);
+        }
+        let bytes = &bytes[head..];
+        if bytes.is_empty() {
+            return;
+        }
         if self.tracker.ground()
             && let Some(skip) = skim::plan(bytes, self.size().0)
             && self.scrolls_whole_screen()
@@ -506,7 +516,8 @@ impl<'a> Thread<'a> {
     fn take(&mut self, until: Option<u64>) {
         let mut batch = std::mem::take(&mut self.batch);
         self.feed.take(&mut batch, until);
-        if !batch.is_empty() {
+        let took = !batch.is_empty();
+        if took {
             if self.feed.rendering_skipped() {
                 let model = &self.model;
                 self.scan
@@ -523,8 +534,11 @@ impl<'a> Thread<'a> {
             }
         }
         self.batch = batch;
-        // Bytes that came meanwhile mean a flood: take the next batch a little later.
-        self.next_batch = (self.feed.settle_mode() > 0).then(|| Instant::now() + FLOOD_PAUSE);
+        // After output, the next batch waits a little: in a flood it then holds many PTY reads
+        // (big enough to skim, one wake-up for all of them) instead of one read each, rendered
+        // in full. Bytes are judged by when they arrived, so a prompt is not seen later.
+        let queued = self.feed.settle_mode();
+        self.next_batch = (took || queued > 0).then(|| Instant::now() + FLOOD_PAUSE);
     }
 
     /// Report a settled screen and answer the waiters that are due.

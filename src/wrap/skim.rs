@@ -76,6 +76,18 @@ impl Tracker {
             i += 1;
         }
     }
+
+    /// How many bytes of `bytes` finish the sequence the parser is in, back to ground state
+    /// (0 in ground; all of them if it is still not there at the end). Does not advance.
+    pub fn to_ground(&self, bytes: &[u8]) -> usize {
+        let mut state = self.state;
+        let mut i = 0;
+        while state != State::Ground && i < bytes.len() {
+            state = step(state, bytes[i]);
+            i += 1;
+        }
+        i
+    }
 }
 
 /// C0 controls that sequences execute or ignore without changing state.

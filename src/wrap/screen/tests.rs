@@ -268,3 +268,25 @@ fn a_scroll_region_stops_skimming() {
     m.feed(&flood);
     assert_eq!(m.skimmed.1, 1);
 }
+
+#[test]
+fn a_batch_that_starts_inside_a_sequence_is_skimmed_after_it() {
+    // The previous PTY read ended in the middle of a colour.
+    let first = b"hello \x1b[3";
+    let mut second = b"1mred\x1b[0m\r\n".to_vec();
+    for i in 0..2000 {
+        second.extend_from_slice(format!("line {i} \x1b[32mok\x1b[m\r\n").as_bytes());
+    }
+    let mut skimming = Model::new(24, 80, Hooks::default());
+    let mut plain = Model::new(24, 80, Hooks::default());
+    for chunk in [&first[..], &second[..]] {
+        skimming.feed(chunk);
+        plain.render(chunk);
+    }
+    assert_eq!(skimming.skimmed.1, 1, "the second batch is skimmed");
+    assert!(
+        state(&mut skimming) == state(&mut plain),
+        "and shows the same"
+    );
+    assert!(plain.view().rows.iter().any(|r| r.contains("line 1999 ok")));
+}
