@@ -45,6 +45,7 @@ pub(crate) mod skim;
 mod terminal;
 mod title;
 mod typed;
+mod vt;
 mod writer;
 
 use std::ffi::OsString;
@@ -87,17 +88,7 @@ struct Options {
 impl Options {
     fn parse(args: WrapArgs) -> Result<(Options, Option<ProviderName>, Option<Duration>), Error> {
         let size = args.size.map(|(cols, rows)| (rows, cols));
-        let provider = args
-            .provider
-            .as_deref()
-            .map(|name| {
-                ProviderName::parse(name).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "unknown provider {name:?}: expected telegram, discord or web"
-                    ))
-                })
-            })
-            .transpose()?;
+        let provider = ProviderName::from_flag(args.provider.as_deref())?;
         let options = Options {
             command: args.command,
             label: args.label,

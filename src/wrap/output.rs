@@ -12,6 +12,8 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Mutex;
 
+use super::vt::Tracker;
+
 /// Standard output, shared by the PTY reader and the bridge.
 pub struct Output {
     inner: Mutex<Inner>,
@@ -111,65 +113,26 @@ impl Inner {
     }
 }
 
-/// Where a byte stream stands: between escape sequences (ground) or inside one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum State {
-    #[default]
-    Ground,
-    Escape,
-    EscapeIntermediate,
-    Csi,
-    /// OSC, DCS, APC, PM, SOS: until BEL or `ESC \`.
-    String,
-}
-
-/// Tracks whether a byte stream ends at a place where other bytes may be inserted.
+/// Tracks whether a byte stream ends at a place where other bytes may be inserted: in ground
+/// state, as vte's parser would be, and not inside a UTF-8 character.
 #[derive(Debug, Default, Clone)]
 pub struct Boundary {
-    state: State,
+    vt: Tracker,
     /// The stream ends inside a UTF-8 character.
     split_char: bool,
 }
 
 impl Boundary {
     pub fn at_rest(&self) -> bool {
-        self.state == State::Ground && !self.split_char
+        self.vt.ground() && !self.split_char
     }
 
     pub fn advance(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
-        // An ESC aborts whatever sequence was open, so the state at the end of the chunk only
-        // depends on the bytes from its last ESC on.
-        let start = match memchr::memrchr(0x1b, bytes) {
-            Some(i) => {
-                self.state = State::Ground;
-                i
-            }
-            None if self.state == State::Ground => bytes.len(),
-            None => 0,
-        };
-        for &b in &bytes[start..] {
-            self.step(b);
-        }
-        self.split_char = self.state == State::Ground && ends_inside_char(bytes);
-    }
-
-    fn step(&mut self, b: u8) {
-        use State::{Csi, Escape, EscapeIntermediate, Ground, String};
-        self.state = match (self.state, b) {
-            (_, 0x1b) => Escape,
-            (Escape, b'[') => Csi,
-            (Escape, b']' | b'P' | b'_' | b'^' | b'X') => String,
-            (Escape | EscapeIntermediate, 0x20..=0x2f) => EscapeIntermediate,
-            // CAN and SUB abort any sequence; BEL ends a string; final bytes end the rest.
-            (_, 0x18 | 0x1a)
-            | (String, 0x07)
-            | (Escape | EscapeIntermediate, 0x30..=0x7e)
-            | (Csi, 0x40..=0x7e) => Ground,
-            (state, _) => state,
-        };
+        self.vt.advance(bytes);
+        self.split_char = self.vt.ground() && ends_inside_char(bytes);
     }
 }
 

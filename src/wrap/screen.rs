@@ -178,7 +178,7 @@ impl vt100::Callbacks for Hooks {
 struct Model {
     parser: vt100::Parser<Hooks>,
     /// The parser's state (ground or inside a sequence), for skimming.
-    tracker: skim::Tracker,
+    tracker: super::vt::Tracker,
     /// Bytes skimmed rather than rendered, and batches skimmed.
     skimmed: (u64, u64),
     /// Times vt100 panicked and the model was rebuilt.
@@ -189,7 +189,7 @@ impl Model {
     fn new(rows: u16, cols: u16, hooks: Hooks) -> Model {
         Model {
             parser: vt100::Parser::new_with_callbacks(rows.max(2), cols.max(2), 0, hooks),
-            tracker: skim::Tracker::default(),
+            tracker: super::vt::Tracker::default(),
             skimmed: (0, 0),
             rebuilt: 0,
         }
@@ -281,19 +281,7 @@ impl Model {
     }
 
     fn view(&self) -> ScreenView {
-        let screen = self.parser.screen();
-        let (rows, cols) = screen.size();
-        ScreenView {
-            rows: screen
-                .rows(0, cols)
-                .map(|r| r.trim_end().to_owned())
-                .collect(),
-            cursor: screen.cursor_position(),
-            size: (rows, cols),
-            bracketed_paste: screen.bracketed_paste(),
-            application_cursor: screen.application_cursor(),
-            alternate_screen: screen.alternate_screen(),
-        }
+        ScreenView::of(self.parser.screen())
     }
 
     fn modes(&self) -> Modes {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::wrap::vt::Tracker;
 
 /// xorshift64*: deterministic streams without a dependency.
 pub struct Rng(u64);
