@@ -96,6 +96,19 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// Where the message comes from, for its footer: `from` (a template with `{host}` and
+    /// `{directory}`), then the session label if there is one.
+    pub fn lines(&self, from: &str, text: &crate::i18n::Messages) -> Vec<String> {
+        let mut lines = vec![crate::i18n::fill(
+            from,
+            &[("host", &self.host), ("directory", &self.directory)],
+        )];
+        if let Some(label) = &self.label {
+            lines.push(crate::i18n::fill(text.session, &[("label", label)]));
+        }
+        lines
+    }
+
     /// The host name and current directory of this process.
     pub fn here(label: Option<String>) -> Self {
         let directory = std::env::current_dir()

@@ -11,17 +11,7 @@ use crate::request::{Body, Choice, Origin, Request, Verdict};
 
 pub async fn send(args: SendArgs, source: &Source) -> Result<u8, Error> {
     let body = read_body(&args)?;
-    let provider = args
-        .provider
-        .as_deref()
-        .map(|name| {
-            ProviderName::parse(name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown provider {name:?}: expected telegram, discord or web"
-                ))
-            })
-        })
-        .transpose()?;
+    let provider = ProviderName::from_flag(args.provider.as_deref())?;
     let settings = crate::config::load(source)?;
     let mut plan = settings.plan(provider, args.timeout.map(Duration::from_secs))?;
     if let Some(listen) = args.listen {

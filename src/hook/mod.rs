@@ -101,7 +101,7 @@ pub fn run(args: HookArgs, source: &Source) -> Result<u8, Error> {
 /// Read one event from stdin and answer it.
 fn answer(agent: Agent, args: &HookRunArgs, source: &Source) -> Result<u8, Error> {
     let started = std::time::SystemTime::now();
-    let understood = provider(args).and_then(|provider| {
+    let understood = ProviderName::from_flag(args.provider.as_deref()).and_then(|provider| {
         let text = read_input()?;
         let event =
             Event::parse(agent, &text).map_err(|e| Error::Data(format!("hook event: {e}")))?;
@@ -130,20 +130,6 @@ fn answer(agent: Agent, args: &HookRunArgs, source: &Source) -> Result<u8, Error
         }
         Event::Notify(note) => runtime.block_on(notify(agent, note, provider, source)),
     }
-}
-
-/// `--provider`, checked.
-fn provider(args: &HookRunArgs) -> Result<Option<ProviderName>, Error> {
-    args.provider
-        .as_deref()
-        .map(|name| {
-            ProviderName::parse(name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown provider {name:?}: expected telegram, discord or web"
-                ))
-            })
-        })
-        .transpose()
 }
 
 fn read_input() -> Result<String, Error> {

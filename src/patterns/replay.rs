@@ -45,22 +45,6 @@ pub struct Frame {
     pub screen: ScreenView,
 }
 
-/// The screen as the detector sees it, taken from a vt100 model.
-pub fn screen_view(screen: &vt100::Screen) -> ScreenView {
-    let (rows, cols) = screen.size();
-    ScreenView {
-        rows: screen
-            .rows(0, cols)
-            .map(|r| r.trim_end().to_owned())
-            .collect(),
-        cursor: screen.cursor_position(),
-        size: (rows, cols),
-        bracketed_paste: screen.bracketed_paste(),
-        application_cursor: screen.application_cursor(),
-        alternate_screen: screen.alternate_screen(),
-    }
-}
-
 /// A plain-text screen dump (one line per row). A dump has no cursor, so the cursor is put
 /// just after the last character of the last non-empty row, where a line prompt leaves it.
 pub fn screen_from_dump(text: &str) -> ScreenView {
@@ -178,7 +162,7 @@ pub fn replay_at(bytes: &[u8], rows: u16, cols: u16, points: &[usize]) -> Vec<Fr
         done = point;
         frames.push(Frame {
             offset: point,
-            screen: screen_view(parser.screen()),
+            screen: ScreenView::of(parser.screen()),
         });
     }
     frames

@@ -51,6 +51,18 @@ impl ProviderName {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
+    /// The `--provider` flag of `send`, `wrap` and `hook`, checked.
+    pub fn from_flag(name: Option<&str>) -> Result<Option<Self>, crate::error::Error> {
+        name.map(|name| {
+            Self::parse(name).ok_or_else(|| {
+                crate::error::Error::Usage(format!(
+                    "unknown provider {name:?}: expected telegram, discord or web"
+                ))
+            })
+        })
+        .transpose()
+    }
+
     /// The name shown to humans ("moved to Discord").
     pub fn display_name(self) -> &'static str {
         match self {

@@ -310,13 +310,7 @@ pub fn check_command(
         let stdin_fed = simple.redirects.iter().any(shell_feeds_stdin);
         match runs {
             Runs::Stdin => {
-                let downloaders: Vec<String> = simple
-                    .upstream
-                    .iter()
-                    .filter_map(|&i| all.get(i))
-                    .filter_map(downloader)
-                    .collect();
-                if let Some(name) = downloaders.first() {
+                if let Some(name) = first_downloader(&simple.upstream, all) {
                     found.push(finding(
                         PIPE_TO_SHELL,
                         Action::Reject,
@@ -331,12 +325,7 @@ pub fn check_command(
                 }
             }
             Runs::Code(producers) => {
-                let downloaders: Vec<String> = producers
-                    .iter()
-                    .filter_map(|&i| all.get(i))
-                    .filter_map(downloader)
-                    .collect();
-                if let Some(name) = downloaders.first() {
+                if let Some(name) = first_downloader(producers, all) {
                     found.push(finding(
                         PIPE_TO_SHELL,
                         Action::Reject,
@@ -381,6 +370,14 @@ const DOWNLOADERS: &[&str] = &[
 ];
 
 /// The downloader a command runs, if it runs one.
+/// The first of the commands `indices` (into `all`) that downloads something, by name.
+fn first_downloader(indices: &[usize], all: &[Simple]) -> Option<String> {
+    indices
+        .iter()
+        .filter_map(|&i| all.get(i))
+        .find_map(downloader)
+}
+
 fn downloader(simple: &Simple) -> Option<String> {
     simple
         .forms

@@ -1009,6 +1009,22 @@ mod tests {
     }
 
     impl Rig {
+        /// The agent's exit, once the audit record of the answer is written (or after 4 s).
+        fn exit_once_audited(&self) -> oneshot::Receiver<u8> {
+            let (exit_tx, exit) = oneshot::channel();
+            let audit = self.dir.path().join("audit.jsonl");
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    if audit.exists() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let _ = exit_tx.send(0);
+            });
+            exit
+        }
+
         fn audit(&self) -> Vec<serde_json::Value> {
             std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
                 .unwrap_or_default()
@@ -1063,17 +1079,7 @@ mod tests {
         rig.settled.send(prompt.clone()).unwrap();
         // A redraw of the same prompt changes nothing.
         rig.settled.send(prompt.clone()).unwrap();
-        let (exit_tx, exit) = oneshot::channel();
-        let audit = rig.dir.path().join("audit.jsonl");
-        tokio::spawn(async move {
-            for _ in 0..200 {
-                if audit.exists() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let _ = exit_tx.send(0);
-        });
+        let exit = rig.exit_once_audited();
         let typed = rig.run(prompt, exit).await;
         assert_eq!(typed, b"y\r", "the plan's writes, in order");
         let audit = rig.audit();
@@ -1143,17 +1149,7 @@ mod tests {
         let mut rig = rig_with(Some(Duration::ZERO), Some(policy));
         let prompt = screen(&["working", QUESTION]);
         rig.settled.send(prompt.clone()).unwrap();
-        let (exit_tx, exit) = oneshot::channel();
-        let audit = rig.dir.path().join("audit.jsonl");
-        tokio::spawn(async move {
-            for _ in 0..200 {
-                if audit.exists() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let _ = exit_tx.send(0);
-        });
+        let exit = rig.exit_once_audited();
         let typed = rig.run(prompt, exit).await;
         assert_eq!(typed, b"y\r");
         assert!(rig.closed.lock().unwrap().is_empty(), "nobody was paged");

@@ -27,6 +27,24 @@ pub struct ScreenView {
     pub alternate_screen: bool,
 }
 
+impl ScreenView {
+    /// What a vt100 screen shows.
+    pub fn of(screen: &vt100::Screen) -> ScreenView {
+        let (rows, cols) = screen.size();
+        ScreenView {
+            rows: screen
+                .rows(0, cols)
+                .map(|r| r.trim_end().to_owned())
+                .collect(),
+            cursor: screen.cursor_position(),
+            size: (rows, cols),
+            bracketed_paste: screen.bracketed_paste(),
+            application_cursor: screen.application_cursor(),
+            alternate_screen: screen.alternate_screen(),
+        }
+    }
+}
+
 /// One answer offered for a prompt (becomes one button).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptChoice {

@@ -56,16 +56,7 @@ pub fn content(request: &Request, text: &Messages, status: &[String]) -> String 
 
 /// The embed: the body, and a footer saying where the request comes from and until when.
 pub fn embed(request: &Request, text: &Messages, reply_hint: bool) -> Value {
-    let mut footer = vec![fill(
-        text.asked_from,
-        &[
-            ("host", &request.origin.host),
-            ("directory", &request.origin.directory),
-        ],
-    )];
-    if let Some(label) = &request.origin.label {
-        footer.push(fill(text.session, &[("label", label)]));
-    }
+    let mut footer = request.origin.lines(text.asked_from, text);
     footer.push(fill(
         text.answer_by,
         &[("deadline", &crate::i18n::clock(request.deadline()))],
@@ -90,16 +81,7 @@ pub fn notice(notice: &Notice, text: &Messages) -> Value {
         notice.title.lines().next().unwrap_or_default(),
         TITLE_LIMIT,
     ));
-    let mut footer = vec![fill(
-        text.sent_from,
-        &[
-            ("host", &notice.origin.host),
-            ("directory", &notice.origin.directory),
-        ],
-    )];
-    if let Some(label) = &notice.origin.label {
-        footer.push(fill(text.session, &[("label", label)]));
-    }
+    let footer = notice.origin.lines(text.sent_from, text);
     let mut embed = json!({
         "color": COLOUR,
         "footer": {"text": cut_end(&footer.join("\n"), FOOTER_LIMIT, text.truncated)},

@@ -28,62 +28,45 @@ pub fn escape(text: &str) -> String {
 
 /// The message for `request`, without status lines.
 pub fn message(request: &Request, text: &Messages) -> String {
-    let mut footer = vec![fill(
-        text.asked_from,
-        &[
-            ("host", &request.origin.host),
-            ("directory", &request.origin.directory),
-        ],
-    )];
-    if let Some(label) = &request.origin.label {
-        footer.push(fill(text.session, &[("label", label)]));
-    }
+    let mut footer = request.origin.lines(text.asked_from, text);
     footer.push(fill(
         text.answer_by,
         &[("deadline", &crate::i18n::clock(request.deadline()))],
     ));
-    let title = cut_end(&request.title, 256, text.truncated);
-    let fixed =
-        title.chars().count() + footer.iter().map(|l| l.chars().count() + 1).sum::<usize>() + 16;
-    let room = LIMIT.saturating_sub(STATUS_ROOM + fixed);
-
-    let mut html = format!("🔔 <b>{}</b>\n", escape(&title));
-    if !request.body.is_empty() {
-        html.push('\n');
-        body(&mut html, &request.body, room, text);
-        html.push('\n');
-    }
-    html.push('\n');
-    html.push_str(
-        &footer
-            .iter()
-            .map(|l| format!("<i>{}</i>", escape(l)))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    );
-    html
+    compose(
+        "🔔",
+        &request.title,
+        &request.body,
+        &footer,
+        STATUS_ROOM,
+        text,
+    )
 }
 
 /// A notice: its title, its body, and where it comes from; no deadline, no status room.
 pub fn notice(notice: &Notice, text: &Messages) -> String {
-    let mut footer = vec![fill(
-        text.sent_from,
-        &[
-            ("host", &notice.origin.host),
-            ("directory", &notice.origin.directory),
-        ],
-    )];
-    if let Some(label) = &notice.origin.label {
-        footer.push(fill(text.session, &[("label", label)]));
-    }
-    let title = cut_end(&notice.title, 256, text.truncated);
+    let footer = notice.origin.lines(text.sent_from, text);
+    compose("📣", &notice.title, &notice.body, &footer, 64, text)
+}
+
+/// `icon` and the title in bold, the body in the room left after `reserved` characters (the
+/// status lines a request may get), and the footer lines in italics.
+fn compose(
+    icon: &str,
+    title: &str,
+    content: &Body,
+    footer: &[String],
+    reserved: usize,
+    text: &Messages,
+) -> String {
+    let title = cut_end(title, 256, text.truncated);
     let fixed =
         title.chars().count() + footer.iter().map(|l| l.chars().count() + 1).sum::<usize>() + 16;
-    let room = LIMIT.saturating_sub(fixed + 64);
-    let mut html = format!("📣 <b>{}</b>\n", escape(&title));
-    if !notice.body.is_empty() {
+    let room = LIMIT.saturating_sub(reserved + fixed);
+    let mut html = format!("{icon} <b>{}</b>\n", escape(&title));
+    if !content.is_empty() {
         html.push('\n');
-        body(&mut html, &notice.body, room, text);
+        body(&mut html, content, room, text);
         html.push('\n');
     }
     html.push('\n');
