@@ -168,6 +168,29 @@ pub fn replay_at(bytes: &[u8], rows: u16, cols: u16, points: &[usize]) -> Vec<Fr
     frames
 }
 
+/// The prompts of `frames` in the order they first appeared, edge-triggered by fingerprint as
+/// the bridge does (tests).
+#[cfg(test)]
+pub fn prompts_fired(
+    detector: &mut crate::wrap::detect::Detector,
+    frames: &[Frame],
+) -> Vec<(usize, crate::wrap::prompt::Prompt)> {
+    use crate::wrap::prompt::Detect as _;
+    let mut fired = Vec::new();
+    let mut current = None;
+    for frame in frames {
+        let prompt = detector.detect(&frame.screen);
+        let fingerprint = prompt.as_ref().map(|p| p.fingerprint);
+        if fingerprint != current {
+            if let Some(p) = prompt {
+                fired.push((frame.offset, p));
+            }
+            current = fingerprint;
+        }
+    }
+    fired
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::patterns::replay::{Frame, parse_timing, replay, replay_at, screen_from_dump};
+use crate::patterns::replay::{
+    Frame, parse_timing, prompts_fired, replay, replay_at, screen_from_dump,
+};
 use crate::patterns::{LoadOptions, PatternSet, command_names, load};
 use crate::wrap::detect::Detector;
 use crate::wrap::prompt::{Detect, Prompt, ScreenView, Step};
@@ -390,24 +392,6 @@ impl Session {
     }
 }
 
-/// Edge-triggered detection over frames, as the bridge does: a prompt is reported when its
-/// fingerprint first appears.
-fn fired(detector: &mut Detector, frames: &[Frame]) -> Vec<(usize, Prompt)> {
-    let mut fired = Vec::new();
-    let mut current = None;
-    for frame in frames {
-        let prompt = detector.detect(&frame.screen);
-        let fingerprint = prompt.as_ref().map(|p| p.fingerprint);
-        if fingerprint != current {
-            if let Some(p) = prompt {
-                fired.push((frame.offset, p));
-            }
-            current = fingerprint;
-        }
-    }
-    fired
-}
-
 fn check_prompt(name: &str, prompt: &Prompt, e: &Expect) {
     assert_eq!(prompt.pattern, e.pattern, "{name}");
     assert_eq!(prompt.question, e.question, "{name}");
@@ -431,7 +415,7 @@ fn each_prompt_fires_once_with_its_question_subject_and_choices() {
     for (name, expected) in recordings() {
         let session = Session::load(name);
         let mut detector = Detector::new(set_for(name));
-        let fired = fired(&mut detector, &session.frames);
+        let fired = prompts_fired(&mut detector, &session.frames);
         let seen: Vec<(usize, &str)> = fired
             .iter()
             .map(|(o, p)| (*o, p.question.as_str()))
@@ -458,7 +442,7 @@ fn guessed_quiet_points_never_fire_twice() {
     for (name, expected) in recordings() {
         let raw = read(&format!("{name}.raw"));
         let mut detector = Detector::new(set_for(name));
-        let fired = fired(&mut detector, &replay(&raw, 40, 120));
+        let fired = prompts_fired(&mut detector, &replay(&raw, 40, 120));
         // Each fired prompt is a different expected one, in order; a prompt answered before
         // the agent emitted any of the markers guessed on may be missed.
         let mut rest = expected.iter();
@@ -1243,7 +1227,7 @@ fn agent_patterns_stay_silent_on_each_others_screens() {
     let mut detector = all();
     for (name, expected) in recordings() {
         let session = Session::load(name);
-        let fired = fired(&mut detector, &session.frames);
+        let fired = prompts_fired(&mut detector, &session.frames);
         let patterns: Vec<&str> = fired.iter().map(|(_, p)| p.pattern.as_str()).collect();
         let wanted: Vec<&str> = expected.iter().map(|e| e.pattern).collect();
         assert_eq!(patterns, wanted, "{name}");

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::patterns::replay::{parse_timing, replay, replay_at, screen_from_dump};
+use crate::patterns::replay::{parse_timing, prompts_fired, replay, replay_at, screen_from_dump};
 use crate::patterns::{LoadOptions, PatternSet, SourceName, compile::compile_file, load};
 use crate::wrap::prompt::Step;
 
@@ -197,19 +197,7 @@ fn replay_prompts(detector: &mut Detector, name: &str, timing: bool) -> Vec<(usi
     } else {
         replay(&bytes, 40, 120)
     };
-    let mut fired = Vec::new();
-    let mut current = None;
-    for frame in frames {
-        let prompt = detector.detect(&frame.screen);
-        let fingerprint = prompt.as_ref().map(|p| p.fingerprint);
-        if fingerprint != current {
-            if let Some(p) = prompt {
-                fired.push((frame.offset, p));
-            }
-            current = fingerprint;
-        }
-    }
-    fired
+    prompts_fired(detector, &frames)
 }
 
 /// Where the recorder saw each prompt (and typed its answer).
