@@ -70,92 +70,53 @@ fn token(bytes: &[u8]) -> Option<(Token, usize)> {
     Some((token, params_end + 1))
 }
 
-/// Row increments (LF, VT, FF) of the current lockstep run, each with the last CR before it.
-struct Run {
-    /// Ring of the last `need` increments: (position, last CR before it in this run).
-    ring: Vec<Option<usize>>,
-    next: usize,
-    count: usize,
-    last_cr: Option<usize>,
-}
-
-impl Run {
-    fn new(need: usize) -> Run {
-        Run {
-            ring: vec![None; need],
-            next: 0,
-            count: 0,
-            last_cr: None,
-        }
-    }
-
-    fn clear(&mut self) {
-        self.count = 0;
-        self.last_cr = None;
-    }
-
-    fn increment(&mut self) {
-        self.ring[self.next] = self.last_cr;
-        self.next = (self.next + 1) % self.ring.len();
-        self.count += 1;
-    }
-
-    /// The best cut in this run: right after the last CR that still has `need` increments
-    /// after it.
-    fn cut(&self) -> Option<usize> {
-        if self.count < self.ring.len() {
-            return None;
-        }
-        // The oldest entry of the ring is the need-th increment from the end.
-        self.ring[self.next].map(|cr| cr + 1)
-    }
-}
-
 /// Where to cut `batch` (which starts in ground state) for a screen of `rows` rows, if a cut
 /// saves enough work to be worth it.
+///
+/// The cut lies in a lockstep run: a stretch of plain bytes whose escape sequences are all
+/// known tokens, bounded by vertical moves, by the first unknown sequence, or by the batch.
+/// The first pass looks only at the escape sequences (every one before the cut must be known);
+/// the second counts line feeds back from the end of a run, so it reads only the run's tail.
 pub fn plan(batch: &[u8], rows: u16) -> Option<Skip> {
     const WORTH: usize = 16 << 10;
     if batch.len() < WORTH {
         return None;
     }
-    let need = 2 * usize::from(rows) + 2;
-    let mut run = Run::new(need);
-    let mut best: Option<usize> = None;
-    let mut i = 0;
-    'scan: while i < batch.len() {
-        // Plain bytes up to the next ESC: note CRs and row increments.
-        let next_esc = memchr::memchr(0x1b, &batch[i..]).map_or(batch.len(), |at| i + at);
-        let mut at = i;
-        while let Some(found) = memchr::memchr3(b'\r', b'\n', 0x0b, &batch[at..next_esc]) {
-            let pos = at + found;
-            if batch[pos] == b'\r' {
-                run.last_cr = Some(pos);
-            } else {
-                run.increment();
+    // Where each run starts; the last one ends at `known`.
+    let mut starts = vec![0];
+    let mut known = batch.len();
+    for at in memchr::memchr_iter(0x1b, batch) {
+        match token(&batch[at..]) {
+            Some((Token::Vertical, len)) => starts.push(at + len),
+            Some(_) => {}
+            None => {
+                known = at;
+                break;
             }
-            at = pos + 1;
-        }
-        // FF moves down like LF; it is not counted, which only errs on the safe side (the
-        // lockstep needs at least `need` downward moves, never at most).
-        if next_esc == batch.len() {
-            break;
-        }
-        match token(&batch[next_esc..]) {
-            Some((Token::Sgr { .. } | Token::Horizontal, len)) => i = next_esc + len,
-            Some((Token::Vertical, len)) => {
-                best = best.max(run.cut());
-                run.clear();
-                i = next_esc + len;
-            }
-            None => break 'scan,
         }
     }
-    best = best.max(run.cut());
-    let cut = best.filter(|&c| c >= WORTH)?;
-    Some(Skip {
+    let need = 2 * usize::from(rows) + 2;
+    let mut end = known;
+    // A later run's cut is further on: the first run (from the end) with one is the best.
+    let cut = starts.iter().rev().find_map(|&start| {
+        let run = &batch[start..end];
+        end = start;
+        cut_in(run, need).map(|cut| start + cut)
+    })?;
+    (cut >= WORTH).then(|| Skip {
         cut,
         replay: replay(&batch[..cut]),
     })
+}
+
+/// The cut in one run: right after the last CR that has `need` row increments (LF, VT) after
+/// it. FF also moves down but is not counted, which errs on the safe side.
+fn cut_in(run: &[u8], need: usize) -> Option<usize> {
+    let mut end = run.len();
+    for _ in 0..need {
+        end = memchr::memrchr2(b'\n', 0x0b, &run[..end])?;
+    }
+    memchr::memrchr(b'\r', &run[..end]).map(|cr| cr + 1)
 }
 
 /// The SGR sequences of `head` from its last reset on, then CR. Walks back from the end over
