@@ -465,6 +465,23 @@ impl Session {
 
     /// Click the button whose label contains `label`; wait until the buttons are gone.
     async fn click(&self, message: &Message, label: &str) {
+        self.press(message, label);
+        self.wait_answered(message).await;
+    }
+
+    /// Click the button `label` (a reject that asks for a reason) and reply with `text`.
+    async fn click_with_reason(&self, message: &Message, label: &str, text: &str) {
+        self.press(message, label);
+        let ask = self
+            .tg
+            .wait_message(|m| m.reply_to == Some(message.message_id), WAIT)
+            .await;
+        self.tg.reply(self.chat, ask.message_id, text, &self.ann);
+        self.wait_answered(message).await;
+    }
+
+    /// Click the button whose label contains `label`, as Ann.
+    fn press(&self, message: &Message, label: &str) {
         let data = message
             .buttons()
             .into_iter()
@@ -473,25 +490,6 @@ impl Session {
             .1;
         self.tg
             .click(self.chat, message.message_id, &data, &self.ann);
-        self.wait_answered(message).await;
-    }
-
-    /// Click the button `label` (a reject that asks for a reason) and reply with `text`.
-    async fn click_with_reason(&self, message: &Message, label: &str, text: &str) {
-        let data = message
-            .buttons()
-            .into_iter()
-            .find(|(t, _)| t.contains(label))
-            .unwrap_or_else(|| panic!("no button {label:?} in {:?}", message.buttons()))
-            .1;
-        self.tg
-            .click(self.chat, message.message_id, &data, &self.ann);
-        let ask = self
-            .tg
-            .wait_message(|m| m.reply_to == Some(message.message_id), WAIT)
-            .await;
-        self.tg.reply(self.chat, ask.message_id, text, &self.ann);
-        self.wait_answered(message).await;
     }
 
     async fn wait_answered(&self, message: &Message) {
