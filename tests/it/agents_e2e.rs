@@ -23,16 +23,17 @@
 //! So the servers, `wrap` and the agent share one namespace without any helper binary, and the
 //! test body is ordinary test code. The outer runs hold a lock, so one agent runs at a time.
 //!
-//! Each scenario checks what the human saw (the Telegram message: question and subject), what
-//! the agent did (the file it created or not, the text the fake LLM received next), what the
-//! terminal showed at the end (`wrap`'s output replayed through vt100) and the audit record.
-//! Waits are generous deadlines, never timing assertions.
+//! A test is a [`Scenario`] (the agent, what the fake model asks it to do, how the agent is set
+//! up) and a body that drives the started [`Session`]. Each body checks what the human saw (the
+//! Telegram message: question and subject), what the agent did (the file it created or not, the
+//! text the fake LLM received next), what the terminal showed at the end (`wrap`'s output
+//! replayed through vt100) and the audit record. Waits are generous deadlines, never timing
+//! assertions.
 //!
 //! Needs: root (or CAP_SYS_ADMIN) for `unshare -n`, `ip` (iproute2), git, python3 3.10-3.12
 //! with venv, node 20+ and npm. What is missing is reported as SKIPPED with the reason.
 
 use std::fmt::Write as _;
-use std::future::Future;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -248,21 +249,57 @@ fn install(agent: Agent) -> Result<PathBuf, Skip> {
 // ---------------------------------------------------------------------------------------------
 // The two runs
 
-/// Run `scenario` for `test` (this module's test of that name): outside, install and re-run
-/// inside a loopback-only network namespace; inside, run it.
-fn e2e<F, Fut>(test: &str, agent: Agent, scenario: F)
-where
-    F: FnOnce(PathBuf) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    if std::env::var_os(INSIDE).is_some() {
+/// What a test sets up: the agent, what the fake model asks it to do, how it is configured.
+struct Scenario {
+    agent: Agent,
+    actions: Vec<Action>,
+    options: Options,
+}
+
+impl Scenario {
+    fn new(agent: Agent, actions: impl Into<Vec<Action>>) -> Scenario {
+        Scenario {
+            agent,
+            actions: actions.into(),
+            options: Options::default(),
+        }
+    }
+
+    /// See [`Options::untrusted`].
+    fn untrusted(mut self) -> Scenario {
+        self.options.untrusted = true;
+        self
+    }
+
+    /// See [`Options::gitignore`].
+    fn gitignore(mut self) -> Scenario {
+        self.options.gitignore = true;
+        self
+    }
+
+    /// Run `body` as `test` (this module's test of that name): outside, see [`outside`];
+    /// inside, start the session, run `body` on it, and stop it.
+    fn run(self, test: &str, body: impl AsyncFnOnce(&mut Session)) {
+        if std::env::var_os(INSIDE).is_none() {
+            outside(test, self.agent);
+            return;
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        runtime.block_on(scenario(agent.bin(&cache_dir())));
-        return;
+        runtime.block_on(async {
+            let bin = self.agent.bin(&cache_dir());
+            let mut session = Session::start(self.agent, &bin, self.actions, self.options).await;
+            body(&mut session).await;
+            session.stop().await;
+        });
     }
+}
+
+/// Outside: install `agent` and re-run `test` inside a loopback-only network namespace; pass
+/// when that run passes.
+fn outside(test: &str, agent: Agent) {
     if std::env::var(SWITCH).as_deref() != Ok("1") {
         println!("SKIPPED: set {SWITCH}=1 to run {test} (installs and runs the real agent)");
         return;
@@ -465,6 +502,23 @@ impl Session {
 
     /// Click the button whose label contains `label`; wait until the buttons are gone.
     async fn click(&self, message: &Message, label: &str) {
+        self.press(message, label);
+        self.wait_answered(message).await;
+    }
+
+    /// Click the button `label` (a reject that asks for a reason) and reply with `text`.
+    async fn click_with_reason(&self, message: &Message, label: &str, text: &str) {
+        self.press(message, label);
+        let ask = self
+            .tg
+            .wait_message(|m| m.reply_to == Some(message.message_id), WAIT)
+            .await;
+        self.tg.reply(self.chat, ask.message_id, text, &self.ann);
+        self.wait_answered(message).await;
+    }
+
+    /// Click the button whose label contains `label`, as Ann.
+    fn press(&self, message: &Message, label: &str) {
         let data = message
             .buttons()
             .into_iter()
@@ -473,25 +527,6 @@ impl Session {
             .1;
         self.tg
             .click(self.chat, message.message_id, &data, &self.ann);
-        self.wait_answered(message).await;
-    }
-
-    /// Click the button `label` (a reject that asks for a reason) and reply with `text`.
-    async fn click_with_reason(&self, message: &Message, label: &str, text: &str) {
-        let data = message
-            .buttons()
-            .into_iter()
-            .find(|(t, _)| t.contains(label))
-            .unwrap_or_else(|| panic!("no button {label:?} in {:?}", message.buttons()))
-            .1;
-        self.tg
-            .click(self.chat, message.message_id, &data, &self.ann);
-        let ask = self
-            .tg
-            .wait_message(|m| m.reply_to == Some(message.message_id), WAIT)
-            .await;
-        self.tg.reply(self.chat, ask.message_id, text, &self.ann);
-        self.wait_answered(message).await;
     }
 
     async fn wait_answered(&self, message: &Message) {
@@ -803,19 +838,13 @@ fn assert_contains(text: &str, part: &str) {
 
 #[test]
 fn aider_approve_creates_the_file_and_runs_the_command() {
-    e2e(
+    let actions = [
+        write_file("proof.txt", "created by the fake model\n"),
+        shell("touch shell_proof.txt && echo shell-ran"),
+    ];
+    Scenario::new(Agent::Aider, actions).gitignore().run(
         "aider_approve_creates_the_file_and_runs_the_command",
-        Agent::Aider,
-        |bin| async move {
-            let actions = vec![
-                write_file("proof.txt", "created by the fake model\n"),
-                shell("touch shell_proof.txt && echo shell-ran"),
-            ];
-            let options = Options {
-                gitignore: true,
-                ..Options::default()
-            };
-            let mut s = Session::start(Agent::Aider, &bin, actions, options).await;
+        async |s| {
             let gitignore = s.request().await;
             assert_contains(&gitignore.text, "Add .aider* to .gitignore (recommended)?");
             s.click(&gitignore, "Yes").await;
@@ -865,19 +894,16 @@ fn aider_approve_creates_the_file_and_runs_the_command() {
                     .all(|r| r["result"] == "typed" && r["keys"] == "y ⏎"),
                 "{audit:?}"
             );
-            s.stop().await;
         },
     );
 }
 
 #[test]
 fn aider_reject_with_feedback_reaches_the_model() {
-    e2e(
+    let actions = [shell("touch shell_proof.txt && echo shell-ran")];
+    Scenario::new(Agent::Aider, actions).run(
         "aider_reject_with_feedback_reaches_the_model",
-        Agent::Aider,
-        |bin| async move {
-            let actions = vec![shell("touch shell_proof.txt && echo shell-ran")];
-            let mut s = Session::start(Agent::Aider, &bin, actions, Options::default()).await;
+        async |s| {
             let run = s.request().await;
             assert_contains(&run.text, "Run shell command?");
             s.click_with_reason(&run, "No, and tell aider", "use make test instead")
@@ -887,19 +913,16 @@ fn aider_reject_with_feedback_reaches_the_model() {
             s.wait_screen("the model's answer", DONE_TEXT).await;
             let audit = s.wait_audit(1).await;
             assert_eq!(audit[0]["choice"], "nf");
-            s.stop().await;
         },
     );
 }
 
 #[test]
 fn aider_dont_ask_again_declines_the_command() {
-    e2e(
+    let actions = [shell("touch shell_proof.txt && echo shell-ran")];
+    Scenario::new(Agent::Aider, actions).run(
         "aider_dont_ask_again_declines_the_command",
-        Agent::Aider,
-        |bin| async move {
-            let actions = vec![shell("touch shell_proof.txt && echo shell-ran")];
-            let mut s = Session::start(Agent::Aider, &bin, actions, Options::default()).await;
+        async |s| {
             let run = s.request().await;
             s.click(&run, "Don't ask again").await;
             let audit = s.wait_audit(1).await;
@@ -908,7 +931,6 @@ fn aider_dont_ask_again_declines_the_command() {
             // aider answers `d` by not running the command and going back to its prompt.
             s.wait_screen("aider's answered question", "[Yes]: d").await;
             assert!(!s.exists("shell_proof.txt"), "the command ran");
-            s.stop().await;
         },
     );
 }
@@ -918,17 +940,9 @@ fn aider_dont_ask_again_declines_the_command() {
 
 #[test]
 fn claude_approve_bash_runs_it() {
-    e2e(
+    Scenario::new(Agent::Claude, [shell("touch proof.txt")]).run(
         "claude_approve_bash_runs_it",
-        Agent::Claude,
-        |bin| async move {
-            let mut s = Session::start(
-                Agent::Claude,
-                &bin,
-                vec![shell("touch proof.txt")],
-                Options::default(),
-            )
-            .await;
+        async |s| {
             let ask = s.request().await;
             assert_contains(
                 &ask.text,
@@ -940,23 +954,15 @@ fn claude_approve_bash_runs_it() {
             let audit = s.wait_audit(1).await;
             assert_eq!(audit[0]["pattern"], "claude-code/bash");
             assert_eq!(audit[0]["choice"], "y");
-            s.stop().await;
         },
     );
 }
 
 #[test]
 fn claude_startup_dialogs_then_bash() {
-    e2e(
-        "claude_startup_dialogs_then_bash",
-        Agent::Claude,
-        |bin| async move {
-            let options = Options {
-                untrusted: true,
-                ..Options::default()
-            };
-            let mut s =
-                Session::start(Agent::Claude, &bin, vec![shell("touch proof.txt")], options).await;
+    Scenario::new(Agent::Claude, [shell("touch proof.txt")])
+        .untrusted()
+        .run("claude_startup_dialogs_then_bash", async |s| {
             let trust = s.request().await;
             assert_contains(
                 &trust.text,
@@ -974,43 +980,27 @@ fn claude_startup_dialogs_then_bash() {
             let audit = s.wait_audit(3).await;
             assert_eq!(audit[1]["pattern"], "claude-code/api-key");
             assert_eq!(audit[1]["keys"], "↑ ⏎");
-            s.stop().await;
-        },
-    );
+        });
 }
 
 #[test]
 fn claude_reject_write_creates_nothing() {
-    e2e(
-        "claude_reject_write_creates_nothing",
-        Agent::Claude,
-        |bin| async move {
-            let actions = vec![write_file("proof.txt", "written by fake model\n")];
-            let mut s = Session::start(Agent::Claude, &bin, actions, Options::default()).await;
-            let ask = s.request().await;
-            assert_contains(&ask.text, "Do you want to create proof.txt?");
-            s.click(&ask, "No").await;
-            s.wait_screen("the rejection", "User rejected write to proof.txt")
-                .await;
-            assert!(!s.exists("proof.txt"));
-            s.stop().await;
-        },
-    );
+    let actions = [write_file("proof.txt", "written by fake model\n")];
+    Scenario::new(Agent::Claude, actions).run("claude_reject_write_creates_nothing", async |s| {
+        let ask = s.request().await;
+        assert_contains(&ask.text, "Do you want to create proof.txt?");
+        s.click(&ask, "No").await;
+        s.wait_screen("the rejection", "User rejected write to proof.txt")
+            .await;
+        assert!(!s.exists("proof.txt"));
+    });
 }
 
 #[test]
 fn claude_reject_with_feedback_reaches_the_model() {
-    e2e(
+    Scenario::new(Agent::Claude, [shell("touch proof.txt")]).run(
         "claude_reject_with_feedback_reaches_the_model",
-        Agent::Claude,
-        |bin| async move {
-            let mut s = Session::start(
-                Agent::Claude,
-                &bin,
-                vec![shell("touch proof.txt")],
-                Options::default(),
-            )
-            .await;
+        async |s| {
             let ask = s.request().await;
             s.click_with_reason(&ask, "No, and tell Claude", "name it evidence.txt")
                 .await;
@@ -1018,19 +1008,16 @@ fn claude_reject_with_feedback_reaches_the_model() {
             assert!(!s.exists("proof.txt"));
             let audit = s.wait_audit(1).await;
             assert_eq!(audit[0]["choice"], "nf");
-            s.stop().await;
         },
     );
 }
 
 #[test]
 fn claude_allow_edits_for_the_session_switches_mode() {
-    e2e(
+    let actions = [write_file("proof.txt", "written by fake model\n")];
+    Scenario::new(Agent::Claude, actions).run(
         "claude_allow_edits_for_the_session_switches_mode",
-        Agent::Claude,
-        |bin| async move {
-            let actions = vec![write_file("proof.txt", "written by fake model\n")];
-            let mut s = Session::start(Agent::Claude, &bin, actions, Options::default()).await;
+        async |s| {
             let ask = s.request().await;
             s.click(&ask, "allow all edits during this session").await;
             s.wait_content("proof.txt", "written by fake model\n").await;
@@ -1039,7 +1026,6 @@ fn claude_allow_edits_for_the_session_switches_mode() {
             let audit = s.wait_audit(1).await;
             assert_eq!(audit[0]["choice"], "always");
             assert_eq!(audit[0]["keys"], "↓ ⏎");
-            s.stop().await;
         },
     );
 }
@@ -1049,16 +1035,9 @@ fn claude_allow_edits_for_the_session_switches_mode() {
 
 #[test]
 fn codex_trust_then_approve_the_command() {
-    e2e(
-        "codex_trust_then_approve_the_command",
-        Agent::Codex,
-        |bin| async move {
-            let options = Options {
-                untrusted: true,
-                ..Options::default()
-            };
-            let mut s =
-                Session::start(Agent::Codex, &bin, vec![shell("touch proof.txt")], options).await;
+    Scenario::new(Agent::Codex, [shell("touch proof.txt")])
+        .untrusted()
+        .run("codex_trust_then_approve_the_command", async |s| {
             let trust = s.request().await;
             assert_contains(&trust.text, "Trust this folder?");
             s.click(&trust, "Trust and continue").await;
@@ -1076,24 +1055,14 @@ fn codex_trust_then_approve_the_command() {
             .await;
             let audit = s.wait_audit(2).await;
             assert_eq!(audit[1]["keys"], "y");
-            s.stop().await;
-        },
-    );
+        });
 }
 
 #[test]
 fn codex_reject_with_feedback_reaches_the_model() {
-    e2e(
+    Scenario::new(Agent::Codex, [shell("touch proof.txt")]).run(
         "codex_reject_with_feedback_reaches_the_model",
-        Agent::Codex,
-        |bin| async move {
-            let mut s = Session::start(
-                Agent::Codex,
-                &bin,
-                vec![shell("touch proof.txt")],
-                Options::default(),
-            )
-            .await;
+        async |s| {
             let run = s.request().await;
             s.click_with_reason(&run, "No, and tell Codex", "use the tmp directory")
                 .await;
@@ -1101,19 +1070,16 @@ fn codex_reject_with_feedback_reaches_the_model() {
             assert!(!s.exists("proof.txt"));
             s.wait_screen("Codex's history line", "You canceled the request")
                 .await;
-            s.stop().await;
         },
     );
 }
 
 #[test]
 fn codex_queued_commands_are_asked_one_after_another() {
-    e2e(
+    let actions = [shell("touch proof.txt"), shell("touch second.txt")];
+    Scenario::new(Agent::Codex, actions).run(
         "codex_queued_commands_are_asked_one_after_another",
-        Agent::Codex,
-        |bin| async move {
-            let actions = vec![shell("touch proof.txt"), shell("touch second.txt")];
-            let mut s = Session::start(Agent::Codex, &bin, actions, Options::default()).await;
+        async |s| {
             // Codex runs the two calls in parallel: which approval comes first varies. (Both
             // are approved: Esc on one would stop the turn, and with it the other.)
             let mut asked = Vec::new();
@@ -1135,7 +1101,6 @@ fn codex_queued_commands_are_asked_one_after_another() {
             s.wait_next_turn().await;
             let audit = s.wait_audit(2).await;
             assert!(audit.iter().all(|r| r["keys"] == "y"), "{audit:?}");
-            s.stop().await;
         },
     );
 }
@@ -1145,17 +1110,9 @@ fn codex_queued_commands_are_asked_one_after_another() {
 
 #[test]
 fn gemini_approve_shell_runs_it() {
-    e2e(
+    Scenario::new(Agent::Gemini, [shell("touch proof.txt")]).run(
         "gemini_approve_shell_runs_it",
-        Agent::Gemini,
-        |bin| async move {
-            let mut s = Session::start(
-                Agent::Gemini,
-                &bin,
-                vec![shell("touch proof.txt")],
-                Options::default(),
-            )
-            .await;
+        async |s| {
             let ask = s.request().await;
             assert_contains(
                 &ask.text,
@@ -1164,45 +1121,29 @@ fn gemini_approve_shell_runs_it() {
             s.click(&ask, "Allow once").await;
             s.wait_file("proof.txt").await;
             s.wait_next_turn().await;
-            s.stop().await;
         },
     );
 }
 
 #[test]
 fn gemini_reject_shell_runs_nothing() {
-    e2e(
+    Scenario::new(Agent::Gemini, [shell("touch proof.txt")]).run(
         "gemini_reject_shell_runs_nothing",
-        Agent::Gemini,
-        |bin| async move {
-            let mut s = Session::start(
-                Agent::Gemini,
-                &bin,
-                vec![shell("touch proof.txt")],
-                Options::default(),
-            )
-            .await;
+        async |s| {
             let ask = s.request().await;
             s.click(&ask, "No").await;
             s.wait_screen("the cancellation", "Request cancelled").await;
             assert!(!s.exists("proof.txt"));
-            s.stop().await;
         },
     );
 }
 
 #[test]
 fn gemini_trust_then_allow_edits_for_the_session() {
-    e2e(
+    let actions = [write_file("proof.txt", "written by fake model\n")];
+    Scenario::new(Agent::Gemini, actions).untrusted().run(
         "gemini_trust_then_allow_edits_for_the_session",
-        Agent::Gemini,
-        |bin| async move {
-            let options = Options {
-                untrusted: true,
-                ..Options::default()
-            };
-            let actions = vec![write_file("proof.txt", "written by fake model\n")];
-            let mut s = Session::start(Agent::Gemini, &bin, actions, options).await;
+        async |s| {
             // Gemini sends its first message before the folder is trusted, and again after
             // the restart that trusting causes: both get the write.
             s.llm.repeat_until_tool_result();
@@ -1218,30 +1159,20 @@ fn gemini_trust_then_allow_edits_for_the_session() {
             s.wait_content("proof.txt", "written by fake model\n").await;
             s.wait_screen("the mode Gemini switched to", "auto-accept edits")
                 .await;
-            s.stop().await;
         },
     );
 }
 
 #[test]
 fn gemini_reject_with_feedback_reaches_the_model() {
-    e2e(
+    Scenario::new(Agent::Gemini, [shell("touch proof.txt")]).run(
         "gemini_reject_with_feedback_reaches_the_model",
-        Agent::Gemini,
-        |bin| async move {
-            let mut s = Session::start(
-                Agent::Gemini,
-                &bin,
-                vec![shell("touch proof.txt")],
-                Options::default(),
-            )
-            .await;
+        async |s| {
             let ask = s.request().await;
             s.click_with_reason(&ask, "No, suggest changes", "list the files first")
                 .await;
             s.wait_llm_got("list the files first").await;
             assert!(!s.exists("proof.txt"));
-            s.stop().await;
         },
     );
 }

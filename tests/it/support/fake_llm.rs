@@ -9,7 +9,8 @@
 //! | [`Api::Gemini`] | Gemini CLI | `POST /v1beta/models/<m>:generateContent`, `:streamGenerateContent?alt=sse` |
 //!
 //! The shapes follow what the agents were seen to need (`../shared/research/agent-lab.md`):
-//! streams are sent with `Transfer-Encoding: chunked`, one chunk per event.
+//! streams are sent with `Transfer-Encoding: chunked`, one chunk per event (the HTTP side,
+//! shared with [`super::fake_anthropic`], is [`super::llm_server`]).
 //!
 //! # The script
 //!
@@ -26,25 +27,16 @@
 
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http_body_util::BodyExt;
-use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Response};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::Notify;
-use tokio::task::{JoinHandle, JoinSet};
+
+use super::llm_server::{
+    Answer, Chunks, LlmServer, Recorded, data, event, json_response, respond, sse,
+};
 
 /// What every main request after the scripted one is answered with.
 pub const DONE_TEXT: &str = "FAKE-DONE.";
@@ -67,26 +59,7 @@ pub enum Action {
     Write { path: String, content: String },
 }
 
-/// One request the fake received.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: String,
-    /// Path and query.
-    pub path: String,
-    pub body: Value,
-    /// How it was answered: `actions`, `done`, `helper`, `commit`, `probe`.
-    pub kind: &'static str,
-}
-
-impl Recorded {
-    /// The request body as text (for "did the agent send X" checks).
-    pub fn text(&self) -> String {
-        self.body.to_string()
-    }
-}
-
 struct State {
-    requests: Vec<Recorded>,
     /// Scripted actions not sent yet (taken by the first main request).
     actions: Option<Vec<Action>>,
     /// Kept to send again while no tool result has come back.
@@ -100,7 +73,6 @@ struct State {
 struct Shared {
     api: Api,
     state: Mutex<State>,
-    changed: Notify,
 }
 
 impl Shared {
@@ -112,32 +84,28 @@ impl Shared {
 /// A running fake; stops when dropped.
 pub struct FakeLlm {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    task: JoinHandle<()>,
+    server: LlmServer,
 }
 
 impl FakeLlm {
     /// Listen on 127.0.0.1 (a free port) and answer the first main request with `actions`.
     /// `project` is the agent's working directory (absolute paths for Write tools).
     pub async fn start(api: Api, project: &str, actions: Vec<Action>) -> FakeLlm {
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind fake LLM");
-        let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             api,
             state: Mutex::new(State {
-                requests: Vec::new(),
                 script: actions.clone(),
                 actions: Some(actions),
                 repeat: false,
                 project: project.to_owned(),
                 calls: 0,
             }),
-            changed: Notify::new(),
         });
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
-        FakeLlm { shared, addr, task }
+        let answering = Arc::clone(&shared);
+        let server =
+            LlmServer::start(move |method, path, body| answer(&answering, method, path, body))
+                .await;
+        FakeLlm { shared, server }
     }
 
     /// Send the actions again to every main request whose last turn has no tool result
@@ -148,15 +116,15 @@ impl FakeLlm {
 
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.port()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.lock().requests.clone()
+        self.server.requests()
     }
 
     /// Whether the scripted actions were sent.
@@ -166,9 +134,9 @@ impl FakeLlm {
 
     /// The first request received after the scripted one that contains `text`.
     pub fn later_request_containing(&self, text: &str) -> Option<Recorded> {
-        let st = self.shared.lock();
-        let first = st.requests.iter().position(|r| r.kind == "actions")?;
-        st.requests[first + 1..]
+        let requests = self.requests();
+        let first = requests.iter().position(|r| r.kind == "actions")?;
+        requests[first + 1..]
             .iter()
             .find(|r| r.text().contains(text))
             .cloned()
@@ -180,177 +148,36 @@ impl FakeLlm {
         pred: impl Fn(&Recorded) -> bool,
         timeout: Duration,
     ) -> Recorded {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let changed = self.shared.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if let Some(found) = self.shared.lock().requests.iter().find(|r| pred(r)) {
-                return found.clone();
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                let seen: Vec<String> = self
-                    .requests()
-                    .iter()
-                    .map(|r| format!("{} {} ({})", r.method, r.path, r.kind))
-                    .collect();
-                panic!("fake LLM: no matching request within {timeout:?}; seen: {seen:?}");
-            }
-        }
+        self.server
+            .wait_request(pred, timeout)
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "fake LLM: no matching request within {timeout:?}; seen:\n{}",
+                    self.summary()
+                )
+            })
     }
 
     /// One line per request, for failure messages.
     pub fn summary(&self) -> String {
-        self.requests()
-            .iter()
-            .map(|r| format!("{} {} -> {}", r.method, r.path, r.kind))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.server.summary()
     }
-}
-
-impl Drop for FakeLlm {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let shared = Arc::clone(&shared);
-                connections.spawn(async move {
-                    let service = service_fn(move |req| handle(Arc::clone(&shared), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bodies: one frame per chunk; a single JSON object goes out with a Content-Length, a stream
-// chunked.
-
-pub struct Chunks {
-    chunks: VecDeque<Bytes>,
-    stream: bool,
-}
-
-impl Chunks {
-    fn json(value: &Value) -> Chunks {
-        Chunks {
-            chunks: VecDeque::from([Bytes::from(value.to_string())]),
-            stream: false,
-        }
-    }
-
-    fn empty() -> Chunks {
-        Chunks {
-            chunks: VecDeque::new(),
-            stream: false,
-        }
-    }
-
-    fn events(events: Vec<String>) -> Chunks {
-        Chunks {
-            chunks: events.into_iter().map(Bytes::from).collect(),
-            stream: true,
-        }
-    }
-}
-
-impl Body for Chunks {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.chunks.pop_front().map(|b| Ok(Frame::data(b))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        if self.stream {
-            SizeHint::default()
-        } else {
-            SizeHint::with_exact(self.chunks.iter().map(|c| c.len() as u64).sum())
-        }
-    }
-}
-
-fn respond(status: u16, content_type: &str, body: Chunks) -> Response<Chunks> {
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(body)
-        .expect("valid response")
-}
-
-fn sse(events: Vec<String>) -> Response<Chunks> {
-    let mut response = respond(200, "text/event-stream", Chunks::events(events));
-    response
-        .headers_mut()
-        .insert("cache-control", "no-cache".parse().expect("header"));
-    response
-}
-
-/// An `event:`/`data:` pair (Anthropic, OpenAI Responses).
-fn event(name: &str, data: &Value) -> String {
-    format!("event: {name}\ndata: {data}\n\n")
-}
-
-/// A bare `data:` line (OpenAI Chat, Gemini).
-fn data(data: &Value) -> String {
-    format!("data: {data}\n\n")
 }
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch
 
-async fn handle(
-    shared: Arc<Shared>,
-    req: Request<Incoming>,
-) -> Result<Response<Chunks>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path().to_owned(), ToString::to_string);
-    let (kind, response) = match shared.api {
-        Api::OpenAiChat => openai_chat(&shared, &parts.method, &path, &body),
-        Api::Anthropic => anthropic(&shared, &parts.method, &path, &body),
-        Api::OpenAiResponses => openai_responses(&shared, &parts.method, &path, &body),
-        Api::Gemini => gemini(&shared, &parts.method, &path, &body),
-    };
-    shared.lock().requests.push(Recorded {
-        method: parts.method.to_string(),
-        path,
-        body,
-        kind,
-    });
-    shared.changed.notify_waiters();
-    Ok(response)
+fn answer(shared: &Shared, method: &Method, path: &str, body: &Value) -> Answer {
+    match shared.api {
+        Api::OpenAiChat => openai_chat(shared, method, path, body),
+        Api::Anthropic => anthropic(shared, method, path, body),
+        Api::OpenAiResponses => openai_responses(shared, method, path, body),
+        Api::Gemini => gemini(shared, method, path, body),
+    }
 }
 
-fn not_found(path: &str) -> (&'static str, Response<Chunks>) {
+fn not_found(path: &str) -> Answer {
     let body =
         json!({"error": {"message": format!("fake LLM: no route {path}"), "type": "not_found"}});
     (
@@ -410,12 +237,7 @@ fn absolute(project: &str, path: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // OpenAI Chat Completions (aider)
 
-fn openai_chat(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    body: &Value,
-) -> (&'static str, Response<Chunks>) {
+fn openai_chat(shared: &Shared, method: &Method, path: &str, body: &Value) -> Answer {
     if method != Method::POST || !path.starts_with("/v1/chat/completions") {
         return not_found(path);
     }
@@ -439,7 +261,7 @@ fn openai_chat(
                          "finish_reason": "stop"}],
             "usage": usage,
         });
-        return (kind, respond(200, "application/json", Chunks::json(&reply)));
+        return (kind, json_response(&reply));
     }
     let chunk = |delta: Value, finish: Value| {
         json!({"id": id, "object": "chat.completion.chunk", "created": 1_700_000_000,
@@ -483,12 +305,7 @@ fn aider_reply(actions: &[Action]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Anthropic Messages (Claude Code)
 
-fn anthropic(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    body: &Value,
-) -> (&'static str, Response<Chunks>) {
+fn anthropic(shared: &Shared, method: &Method, path: &str, body: &Value) -> Answer {
     if *method == Method::HEAD || (*method == Method::GET && path == "/") {
         return ("probe", respond(200, "text/plain", Chunks::empty()));
     }
@@ -497,10 +314,7 @@ fn anthropic(
     }
     if path.starts_with("/v1/messages/count_tokens") {
         let reply = json!({"input_tokens": 100});
-        return (
-            "helper",
-            respond(200, "application/json", Chunks::json(&reply)),
-        );
+        return ("helper", json_response(&reply));
     }
     let has_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
     let model = body["model"].as_str().unwrap_or("claude").to_owned();
@@ -535,19 +349,37 @@ fn anthropic(
     let id = format!("msg_fake{:04}", next_id(shared));
     let usage = json!({"input_tokens": 100, "output_tokens": 20,
                        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0});
-    if body["stream"].as_bool() != Some(true) {
-        let reply = json!({"id": id, "type": "message", "role": "assistant", "model": model,
-                           "content": blocks, "stop_reason": stop, "stop_sequence": null,
-                           "usage": usage});
-        return (kind, respond(200, "application/json", Chunks::json(&reply)));
+    let stream = body["stream"] == true;
+    (
+        kind,
+        messages_reply(&id, &model, &blocks, stop, &usage, stream),
+    )
+}
+
+/// A Messages reply of `blocks` (`text` and `tool_use`): one `message` object, or when
+/// `stream`, the SSE events `message_start`, `content_block_start`/`_delta`/`_stop` per block,
+/// `message_delta` and `message_stop`. `usage` is the final count; `message_start` reports one
+/// output token so far.
+pub fn messages_reply(
+    id: &str,
+    model: &str,
+    blocks: &[Value],
+    stop: &str,
+    usage: &Value,
+    stream: bool,
+) -> Response<Chunks> {
+    if !stream {
+        return json_response(&json!({
+            "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": blocks, "stop_reason": stop, "stop_sequence": null, "usage": usage}));
     }
+    let mut usage_so_far = usage.clone();
+    usage_so_far["output_tokens"] = json!(1);
     let mut events = vec![event(
         "message_start",
         &json!({"type": "message_start", "message": {
             "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 100, "output_tokens": 1,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
+            "stop_reason": null, "stop_sequence": null, "usage": usage_so_far}}),
     )];
     for (index, block) in blocks.iter().enumerate() {
         let (start, delta) = if block["type"] == "tool_use" {
@@ -577,21 +409,16 @@ fn anthropic(
     events.push(event(
         "message_delta",
         &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null},
-                "usage": {"output_tokens": 20}}),
+                "usage": {"output_tokens": usage["output_tokens"]}}),
     ));
     events.push(event("message_stop", &json!({"type": "message_stop"})));
-    (kind, sse(events))
+    sse(events)
 }
 
 // ---------------------------------------------------------------------------------------------
 // OpenAI Responses (Codex CLI)
 
-fn openai_responses(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    body: &Value,
-) -> (&'static str, Response<Chunks>) {
+fn openai_responses(shared: &Shared, method: &Method, path: &str, body: &Value) -> Answer {
     if method != Method::POST || !path.starts_with("/v1/responses") {
         return not_found(path);
     }
@@ -689,12 +516,7 @@ fn message_item(shared: &Shared, text: &str) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Gemini v1beta (Gemini CLI)
 
-fn gemini(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    body: &Value,
-) -> (&'static str, Response<Chunks>) {
+fn gemini(shared: &Shared, method: &Method, path: &str, body: &Value) -> Answer {
     let stream = path.contains(":streamGenerateContent");
     if method != Method::POST
         || !path.starts_with("/v1beta/models/")
@@ -702,10 +524,7 @@ fn gemini(
     {
         if path.contains(":countTokens") {
             let reply = json!({"totalTokens": 100});
-            return (
-                "helper",
-                respond(200, "application/json", Chunks::json(&reply)),
-            );
+            return ("helper", json_response(&reply));
         }
         return not_found(path);
     }
@@ -748,6 +567,6 @@ fn gemini(
     if stream {
         (kind, sse(vec![data(&reply)]))
     } else {
-        (kind, respond(200, "application/json", Chunks::json(&reply)))
+        (kind, json_response(&reply))
     }
 }

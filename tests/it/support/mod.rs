@@ -14,6 +14,7 @@ pub mod fake_anthropic;
 pub mod fake_discord;
 pub mod fake_llm;
 pub mod fake_telegram;
+pub mod llm_server;
 pub mod proxy;
 
 /// The openfeedback binary under test; `OPENFEEDBACK_TEST_BIN` runs another build instead
