@@ -24,7 +24,8 @@ use serde_json::Value;
 
 use crate::support::Sandbox;
 use crate::support::fake_discord::{FakeDiscord, FakeUser, Options};
-use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
+use crate::support::fake_telegram::{FakeTelegram, Message, User};
+use crate::support::telegram_rig::{Config, Rig};
 
 const WAIT: Duration = Duration::from_secs(40);
 
@@ -88,15 +89,11 @@ impl Agent {
     }
 
     fn log_path(&self) -> PathBuf {
-        self.sb.path().join("work/agent.log")
+        self.sb.agent_log()
     }
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-
-    fn wrap_log(&self) -> String {
-        std::fs::read_to_string(self.sb.path().join("work/wrap.log")).unwrap_or_default()
     }
 
     /// Wait until the agent logged a line starting with `prefix`.
@@ -107,7 +104,7 @@ impl Agent {
                 Instant::now() < deadline,
                 "the agent never logged {prefix:?}; its log:\n{}\nwrap log:\n{}",
                 self.log(),
-                self.wrap_log()
+                self.sb.wrap_log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -125,7 +122,7 @@ impl Agent {
             status.code(),
             Some(0),
             "agent log:\n{log}\nwrap log:\n{}",
-            self.wrap_log()
+            self.sb.wrap_log()
         );
         let got: Vec<String> = log
             .lines()
@@ -149,7 +146,7 @@ impl Agent {
             got,
             want,
             "each prompt answered once, nothing typed twice\nwrap log:\n{}",
-            self.wrap_log()
+            self.sb.wrap_log()
         );
     }
 }
@@ -166,19 +163,18 @@ struct Telegram {
 
 impl Telegram {
     async fn new() -> Telegram {
-        let fake = FakeTelegram::start().await;
-        let ann = User::new(111, "Ann", Some("ann"));
-        let chat = fake.add_private_chat(&ann);
-        let agent = Agent::new(&format!(
-            "default_provider = \"telegram\"\nreject_feedback_timeout = 0\n\
-             [telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n",
-            fake.base_url()
-        ));
+        let Rig {
+            fake,
+            sb,
+            ann,
+            chat,
+            config,
+        } = Rig::new(Config::reject_feedback_timeout(0)).await;
         Telegram {
             fake,
             ann,
             chat,
-            agent,
+            agent: Agent { sb, config },
         }
     }
 
@@ -208,7 +204,7 @@ impl Telegram {
                 Instant::now() < deadline,
                 "{} copies of prompt {k}, not {n}\nwrap log:\n{}",
                 copies.len(),
-                self.agent.wrap_log()
+                self.agent.sb.wrap_log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -216,14 +212,12 @@ impl Telegram {
 
     /// Click the button whose label contains `label`; returns the callback query id.
     fn click(&self, message: &Message, label: &str) -> String {
-        let data = message
-            .buttons()
-            .into_iter()
-            .find(|(text, _)| text.contains(label))
-            .unwrap_or_else(|| panic!("no {label:?} button in {:?}", message.buttons()))
-            .1;
-        self.fake
-            .click(self.chat, message.message_id, &data, &self.ann)
+        self.fake.click(
+            self.chat,
+            message.message_id,
+            &message.callback_data(label),
+            &self.ann,
+        )
     }
 
     /// No message of the chat keeps a keyboard, and `prompts` requests were posted (a
@@ -234,7 +228,7 @@ impl Telegram {
         assert!(
             live.is_empty(),
             "live buttons left behind: {live:#?}\nwrap log:\n{}",
-            self.agent.wrap_log()
+            self.agent.sb.wrap_log()
         );
         let requests = messages
             .iter()
@@ -412,12 +406,7 @@ async fn a_double_click_types_once() {
     let t = Telegram::new().await;
     let child = t.agent.spawn(1);
     let message = t.request(0).await;
-    let data = message
-        .buttons()
-        .into_iter()
-        .find(|(text, _)| text.contains("Yes"))
-        .unwrap()
-        .1;
+    let data = message.callback_data("Yes");
     let first = t.click(&message, "Yes");
     let second = t
         .fake

@@ -2,6 +2,7 @@
 //! and the stdout JSON compared byte for byte with what the agent reads. Then `hook install` /
 //! `uninstall` on settings files, and (behind OPENFEEDBACK_REAL_AGENTS=1) the real Claude Code.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,12 +10,11 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::support::fake_discord::{FakeDiscord, FakeUser};
-use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
+use crate::support::fake_telegram::TOKEN;
+use crate::support::telegram_rig::{Config, Rig, WAIT};
 use crate::support::{Run, Sandbox};
 
 mod real;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 const CLAUDE_BASH: &str =
     include_str!("../../fixtures/hooks/claude-code-permission-request-bash.json");
@@ -32,87 +32,30 @@ const GEMINI: &str = include_str!("../../fixtures/hooks/gemini-before-tool.json"
 const ALLOW: &str = r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"allow"}}}
 "#;
 
-struct Setup {
-    fake: FakeTelegram,
-    sb: Sandbox,
-    ann: User,
-    chat: i64,
-    config: PathBuf,
+/// The Telegram rig, and `hook` run in it.
+struct Setup(Rig);
+
+impl Deref for Setup {
+    type Target = Rig;
+
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 impl Setup {
+    /// `reject_feedback_timeout = 10`, then `extra` (top-level keys, or a `[hook]` table).
     async fn new(extra: &str) -> Setup {
-        let fake = FakeTelegram::start().await;
-        let ann = User::new(111, "Ann", Some("ann"));
-        let chat = fake.add_private_chat(&ann);
-        let sb = Sandbox::new();
-        // Top-level keys first, then `extra` (which may open a `[hook]` table), then `[telegram]`.
-        let reject = if extra.contains("reject_feedback_timeout") {
-            ""
-        } else {
-            "reject_feedback_timeout = 10\n"
-        };
-        let config = sb.write_config(&format!(
-            "default_provider = \"telegram\"\n{reject}{extra}\n[telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n",
-            fake.base_url()
-        ));
-        Setup {
-            fake,
-            sb,
-            ann,
-            chat,
-            config,
-        }
+        Setup::with(Config::reject_feedback_timeout(10).before_telegram(extra)).await
     }
 
-    /// `openfeedback hook <agent> ARGS` with `payload` on stdin. The recorded payloads' session
-    /// transcripts are moved into the sandbox (where they do not exist).
+    async fn with(config: Config<'_>) -> Setup {
+        Setup(Rig::new(config).await)
+    }
+
+    /// `openfeedback hook <agent> ARGS` with `payload` on stdin (see [`spawn_hook`]).
     async fn hook(&self, agent: &str, payload: &str, args: &[&str]) -> tokio::process::Child {
-        let payload = payload.replace(
-            "/tmp/cc-exp/home/",
-            &format!("{}/", self.sb.home().display()),
-        );
-        let mut all = vec!["hook", agent, "--config", self.config.to_str().unwrap()];
-        all.extend_from_slice(args);
-        let mut cmd = self.sb.command(&all);
-        cmd.stdin(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn hook");
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(payload.as_bytes()).await.unwrap();
-        drop(stdin);
-        child
-    }
-
-    /// The request message, once it is posted with its keyboard.
-    async fn request(&self) -> Message {
-        self.fake
-            .wait_message(
-                |m| m.chat_id == self.chat && m.has_keyboard() && m.reply_to.is_none(),
-                WAIT,
-            )
-            .await
-    }
-
-    fn click(&self, message: &Message, label_part: &str) {
-        let data = message
-            .buttons()
-            .into_iter()
-            .find(|(text, _)| text.contains(label_part))
-            .unwrap_or_else(|| panic!("no button {label_part:?} in {:?}", message.buttons()))
-            .1;
-        self.fake
-            .click(self.chat, message.message_id, &data, &self.ann);
-    }
-
-    /// Reject `message`, then answer the reason prompt with `reason`.
-    async fn reject_with(&self, message: &Message, reason: &str) {
-        self.click(message, "Reject");
-        let prompt = self
-            .fake
-            .wait_message(|m| m.reply_to == Some(message.message_id), WAIT)
-            .await;
-        self.fake
-            .reply(self.chat, prompt.message_id, reason, &self.ann);
+        spawn_hook(&self.sb, &self.config, agent, payload, args).await
     }
 }
 
@@ -192,7 +135,8 @@ async fn claude_reject_with_a_reason_is_the_message_to_the_model() {
     let t = Setup::new("").await;
     let child = t.hook("claude-code", CLAUDE_BASH, &[]).await;
     let msg = t.request().await;
-    t.reject_with(&msg, "use a \"migration\" instead").await;
+    t.reject_with(&msg, "Reject", "use a \"migration\" instead")
+        .await;
     let run = Run::wait(child).await;
     run.assert_code(0);
     assert_stdout(
@@ -205,7 +149,7 @@ async fn claude_reject_with_a_reason_is_the_message_to_the_model() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn claude_reject_without_a_reason_says_who_denied() {
-    let t = Setup::new("reject_feedback_timeout = 0").await;
+    let t = Setup::with(Config::reject_feedback_timeout(0)).await;
     let child = t.hook("claude-code", CLAUDE_WRITE, &[]).await;
     let msg = t.request().await;
     t.click(&msg, "Reject");
@@ -383,7 +327,7 @@ async fn claude_pre_tool_use_uses_permission_decision() {
             WAIT,
         )
         .await;
-    t.reject_with(&msg, "not in this directory").await;
+    t.reject_with(&msg, "Reject", "not in this directory").await;
     let run = Run::wait(child).await;
     assert_stdout(
         &run,
@@ -482,7 +426,8 @@ async fn codex_permission_request() {
             WAIT,
         )
         .await;
-    t.reject_with(&msg, "push to a branch, not main").await;
+    t.reject_with(&msg, "Reject", "push to a branch, not main")
+        .await;
     assert_stdout(
         &Run::wait(child).await,
         r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"push to a branch, not main"}}}
@@ -522,7 +467,7 @@ async fn gemini_before_tool() {
             WAIT,
         )
         .await;
-    t.reject_with(&msg, "keep the build cache").await;
+    t.reject_with(&msg, "Reject", "keep the build cache").await;
     assert_stdout(
         &Run::wait(child).await,
         "{\"decision\":\"deny\",\"reason\":\"keep the build cache\"}\n",
@@ -862,7 +807,9 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn install_creates_user_and_project_files_per_agent() {
-    let t = Setup::new("default_timeout = 100\nreject_feedback_timeout = 20").await;
+    let t =
+        Setup::with(Config::reject_feedback_timeout(20).before_telegram("default_timeout = 100"))
+            .await;
     let config = t.config.to_str().unwrap();
     let home = t.sb.home();
     let work = t.sb.path().join("work");

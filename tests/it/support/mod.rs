@@ -15,6 +15,7 @@ pub mod fake_discord;
 pub mod fake_llm;
 pub mod fake_telegram;
 pub mod proxy;
+pub mod telegram_rig;
 
 /// The openfeedback binary under test; `OPENFEEDBACK_TEST_BIN` runs another build instead
 /// (e.g. to benchmark against an older one).
@@ -74,6 +75,16 @@ impl Sandbox {
         let path = self.path().join("work").join(name);
         std::fs::write(&path, contents).unwrap();
         path
+    }
+
+    /// Where the scripted agents (tests/agents) are told to log what they read.
+    pub fn agent_log(&self) -> PathBuf {
+        self.path().join("work/agent.log")
+    }
+
+    /// What `wrap --log-file wrap.log` logged (the file in `work`), or nothing.
+    pub fn wrap_log(&self) -> String {
+        std::fs::read_to_string(self.path().join("work/wrap.log")).unwrap_or_default()
     }
 
     /// `openfeedback ARGS` with the sandbox's environment.
