@@ -32,10 +32,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-fn agent() -> String {
-    format!("{}/tests/agents/stamp.py", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Nanoseconds since the epoch of an `Instant`, through an anchor taken once.
 struct Clock {
     instant: Instant,
@@ -125,29 +121,13 @@ fn switches(pid: u32) -> u64 {
 fn spawn(rig: &Rig, settle: u64, agent_args: &[&str]) -> tokio::process::Child {
     let bin = std::env::var_os("OPENFEEDBACK_BENCH_BIN")
         .map_or_else(|| PathBuf::from(crate::support::bin()), PathBuf::from);
-    let log = rig.sb.agent_log();
-    let settle = settle.to_string();
-    let mut args = vec![
-        "wrap",
-        "--config",
-        rig.config.to_str().unwrap(),
-        "--log-file",
-        "wrap.log",
-        "--patterns",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
-        "--agent",
-        "scripted",
-        "--settle",
-        &settle,
-        "--",
-        "python3",
-    ];
-    let agent = agent();
-    args.push(&agent);
-    args.push(log.to_str().unwrap());
-    args.extend_from_slice(agent_args);
     rig.sb
-        .command_of(&bin, &args)
+        .wrap_stamp(
+            &bin,
+            &rig.config,
+            &["--settle", &settle.to_string()],
+            agent_args,
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()

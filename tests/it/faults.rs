@@ -16,7 +16,7 @@
 //! made for wrap alone with libfaketime (LD_PRELOAD; the test prints `SKIPPED:` without it,
 //! unless `OPENFEEDBACK_TEST_FAKETIME=require`; `tests/run` installs it where it can).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -38,10 +38,6 @@ fn outage() -> Duration {
     )
 }
 
-fn stamp() -> String {
-    format!("{}/tests/agents/stamp.py", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A sandbox with a config for one provider, and wrap around stamp.py in it.
 struct Agent {
     sb: Sandbox,
@@ -57,43 +53,35 @@ impl Agent {
 
     /// `wrap` headless around `stamp.py --count prompts`.
     fn spawn(&self, prompts: usize) -> tokio::process::Child {
-        let log = self.log_path();
-        let count = prompts.to_string();
-        let args = [
-            "wrap",
-            "--config",
-            self.config.to_str().unwrap(),
-            "--log-file",
-            "wrap.log",
-            "--patterns",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
-            "--agent",
-            "scripted",
-            "--",
-            "python3",
-            &stamp(),
-            log.to_str().unwrap(),
-            "--count",
-            &count,
-            "--chatter",
-            "2",
-            "--drain",
-            "3",
-        ];
-        self.sb
-            .command(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn wrap")
+        self.wrap(
+            &[],
+            &[
+                "--count",
+                &prompts.to_string(),
+                "--chatter",
+                "2",
+                "--drain",
+                "3",
+            ],
+        )
+        .spawn()
+        .expect("spawn wrap")
     }
 
-    fn log_path(&self) -> PathBuf {
-        self.sb.agent_log()
+    /// `wrap WRAP_OPTS` headless around `stamp.py STAMP_ARGS`, its stdout thrown away.
+    fn wrap(&self, wrap_opts: &[&str], stamp_args: &[&str]) -> tokio::process::Command {
+        let mut cmd = self.sb.wrap_stamp(
+            Path::new(crate::support::bin()),
+            &self.config,
+            wrap_opts,
+            stamp_args,
+        );
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        cmd
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        std::fs::read_to_string(self.sb.agent_log()).unwrap_or_default()
     }
 
     /// Wait until the agent logged a line starting with `prefix`.
@@ -512,42 +500,16 @@ async fn clock_jumps_neither_expire_nor_extend_a_request() {
     let t = Telegram::new().await;
     let clock = t.agent.sb.path().join("work/clock");
     std::fs::write(&clock, "+0\n").unwrap();
-    let log = t.agent.log_path();
-    let args = [
-        "wrap",
-        "--config",
-        t.agent.config.to_str().unwrap(),
-        "--log-file",
-        "wrap.log",
-        "--patterns",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
-        "--agent",
-        "scripted",
-        "--timeout",
-        "8",
-        "--on-timeout",
-        "reject",
-        "--",
-        "python3",
-        &stamp(),
-        log.to_str().unwrap(),
-        "--count",
-        "2",
-        "--chatter",
-        "1",
-        "--drain",
-        "1.5",
-    ];
     let child = t
         .agent
-        .sb
-        .command(&args)
+        .wrap(
+            &["--timeout", "8", "--on-timeout", "reject"],
+            &["--count", "2", "--chatter", "1", "--drain", "1.5"],
+        )
         .env("LD_PRELOAD", &lib)
         .env("FAKETIME_TIMESTAMP_FILE", &clock)
         .env("FAKETIME_NO_CACHE", "1")
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .spawn()
         .expect("spawn wrap");
     // Two days ahead: a deadline kept in wall-clock time would have passed long ago.

@@ -89,22 +89,8 @@ async fn soak() {
     let log = rig.sb.agent_log();
     let bin = std::env::var_os("OPENFEEDBACK_BENCH_BIN")
         .map_or_else(|| PathBuf::from(crate::support::bin()), PathBuf::from);
-    let stamp = format!("{}/tests/agents/stamp.py", env!("CARGO_MANIFEST_DIR"));
     let seed_arg = seed.to_string();
-    let args = [
-        "wrap",
-        "--config",
-        rig.config.to_str().unwrap(),
-        "--log-file",
-        "wrap.log",
-        "--patterns",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
-        "--agent",
-        "scripted",
-        "--",
-        "python3",
-        &stamp,
-        log.to_str().unwrap(),
+    let stamp_args = [
         "--count",
         "1000000",
         "--chatter",
@@ -118,7 +104,7 @@ async fn soak() {
     ];
     let mut child = rig
         .sb
-        .command_of(&bin, &args)
+        .wrap_stamp(&bin, &rig.config, &[], &stamp_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
