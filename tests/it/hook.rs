@@ -57,6 +57,21 @@ impl Setup {
     async fn hook(&self, agent: &str, payload: &str, args: &[&str]) -> tokio::process::Child {
         spawn_hook(&self.sb, &self.config, agent, payload, args).await
     }
+
+    /// Send `payload` again while the earlier request is in the chat, decided, and reject the
+    /// new one with `reason`.
+    async fn ask_again_and_reject(&self, agent: &str, payload: &str, reason: &str) -> Run {
+        let child = self.hook(agent, payload, &[]).await;
+        let msg = self
+            .fake
+            .wait_message(
+                |m| m.has_keyboard() && m.reply_to.is_none() && !m.text.contains("Approved"),
+                WAIT,
+            )
+            .await;
+        self.reject_with(&msg, "Reject", reason).await;
+        Run::wait(child).await
+    }
 }
 
 /// `openfeedback hook <agent> --config CONFIG ARGS` with `payload` on stdin. The recorded
@@ -319,16 +334,9 @@ async fn claude_pre_tool_use_uses_permission_decision() {
 "#,
     );
 
-    let child = t.hook("claude-code", CLAUDE_PRE_WRITE, &[]).await;
-    let msg = t
-        .fake
-        .wait_message(
-            |m| m.has_keyboard() && m.reply_to.is_none() && !m.text.contains("Approved"),
-            WAIT,
-        )
+    let run = t
+        .ask_again_and_reject("claude-code", CLAUDE_PRE_WRITE, "not in this directory")
         .await;
-    t.reject_with(&msg, "Reject", "not in this directory").await;
-    let run = Run::wait(child).await;
     assert_stdout(
         &run,
         r#"{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"not in this directory"}}
@@ -418,18 +426,9 @@ async fn codex_permission_request() {
     run.assert_code(0);
     assert_stdout(&run, ALLOW);
 
-    let child = t.hook("codex", CODEX, &[]).await;
-    let msg = t
-        .fake
-        .wait_message(
-            |m| m.has_keyboard() && m.reply_to.is_none() && !m.text.contains("Approved"),
-            WAIT,
-        )
-        .await;
-    t.reject_with(&msg, "Reject", "push to a branch, not main")
-        .await;
     assert_stdout(
-        &Run::wait(child).await,
+        &t.ask_again_and_reject("codex", CODEX, "push to a branch, not main")
+            .await,
         r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"push to a branch, not main"}}}
 "#,
     );
@@ -459,17 +458,9 @@ async fn gemini_before_tool() {
     run.assert_code(0);
     assert_stdout(&run, "{\"decision\":\"allow\"}\n");
 
-    let child = t.hook("gemini", GEMINI, &[]).await;
-    let msg = t
-        .fake
-        .wait_message(
-            |m| m.has_keyboard() && m.reply_to.is_none() && !m.text.contains("Approved"),
-            WAIT,
-        )
-        .await;
-    t.reject_with(&msg, "Reject", "keep the build cache").await;
     assert_stdout(
-        &Run::wait(child).await,
+        &t.ask_again_and_reject("gemini", GEMINI, "keep the build cache")
+            .await,
         "{\"decision\":\"deny\",\"reason\":\"keep the build cache\"}\n",
     );
 
@@ -719,18 +710,18 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
     let settings = t.sb.write("settings.json", EXISTING);
     let file = settings.to_str().unwrap();
     let config = t.config.to_str().unwrap();
+    let install = [
+        "hook",
+        "install",
+        "claude-code",
+        "--file",
+        file,
+        "--config",
+        config,
+    ];
+    let uninstall = ["hook", "uninstall", "claude-code", "--file", file];
 
-    let run =
-        t.sb.run(&[
-            "hook",
-            "install",
-            "claude-code",
-            "--file",
-            file,
-            "--config",
-            config,
-        ])
-        .await;
+    let run = t.sb.run(&install).await;
     run.assert_code(0);
     assert!(
         run.stderr
@@ -769,17 +760,7 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
     assert_eq!(std::fs::read_to_string(&saved[0]).unwrap(), EXISTING);
 
     // Again: nothing changes, no second backup.
-    let run =
-        t.sb.run(&[
-            "hook",
-            "install",
-            "claude-code",
-            "--file",
-            file,
-            "--config",
-            config,
-        ])
-        .await;
+    let run = t.sb.run(&install).await;
     run.assert_code(0);
     assert!(run.stderr.contains("already installed"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), expected);
@@ -787,9 +768,7 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
 
     // Uninstall gives back the original file.
     std::thread::sleep(Duration::from_millis(1100)); // a distinct backup name
-    let run =
-        t.sb.run(&["hook", "uninstall", "claude-code", "--file", file])
-            .await;
+    let run = t.sb.run(&uninstall).await;
     run.assert_code(0);
     assert!(
         run.stderr.contains("removed 1 openfeedback hook"),
@@ -798,9 +777,7 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
     );
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), EXISTING);
     assert_eq!(backups(&settings).len(), 2);
-    let run =
-        t.sb.run(&["hook", "uninstall", "claude-code", "--file", file])
-            .await;
+    let run = t.sb.run(&uninstall).await;
     run.assert_code(0);
     assert!(run.stderr.contains("nothing to remove"), "{}", run.stderr);
 }
