@@ -117,6 +117,18 @@ impl Setup {
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
+
+    /// Wait until the request is withdrawn, its message saying it was answered at the terminal.
+    async fn wait_answered_at_the_terminal(&self, message: &Message) {
+        let after = self
+            .wait_edit(message, "the withdrawal", |m| !m.has_keyboard())
+            .await;
+        assert!(
+            after.text.contains("Answered at the terminal"),
+            "{}",
+            after.text
+        );
+    }
 }
 
 fn assert_no_keyboard(message: &Message) {
@@ -291,14 +303,7 @@ async fn local_answer_withdraws_the_request() {
     let msg = t.request().await;
     term.type_bytes(b"y\r");
     t.wait_agent("answer:y").await;
-    let after = t
-        .wait_edit(&msg, "the withdrawal", |m| !m.has_keyboard())
-        .await;
-    assert!(
-        after.text.contains("Answered at the terminal"),
-        "{}",
-        after.text
-    );
+    t.wait_answered_at_the_terminal(&msg).await;
     assert_eq!(term.wait_exit().await, 0);
     let audit = t.wait_audit(1).await;
     assert_eq!(audit[0]["answered_at"], "terminal");
@@ -312,14 +317,7 @@ async fn agent_answering_itself_withdraws_the_request_headless() {
     let t = Setup::new("").await;
     let child = t.headless(&[], "yesno.py", &["--self-answer", "2.5"]);
     let msg = t.request().await;
-    let after = t
-        .wait_edit(&msg, "the withdrawal", |m| !m.has_keyboard())
-        .await;
-    assert!(
-        after.text.contains("Answered at the terminal"),
-        "{}",
-        after.text
-    );
+    t.wait_answered_at_the_terminal(&msg).await;
     let run = exit_of(child).await;
     run.assert_code(0);
     assert!(
@@ -476,14 +474,7 @@ async fn local_answer_in_a_menu_withdraws_the_request() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     t.wait_agent("choice:No").await;
-    let after = t
-        .wait_edit(&msg, "the withdrawal", |m| !m.has_keyboard())
-        .await;
-    assert!(
-        after.text.contains("Answered at the terminal"),
-        "{}",
-        after.text
-    );
+    t.wait_answered_at_the_terminal(&msg).await;
     assert_eq!(term.wait_exit().await, 0);
 }
 
