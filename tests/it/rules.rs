@@ -1,6 +1,6 @@
 //! Answer rules: `openfeedback rules test|list|trust|untrust`, config errors in `[[rule]]`.
 
-use crate::support::Sandbox;
+use crate::support::{Run, Sandbox};
 
 const CONFIG: &str = r#"
 default_provider = "web"
@@ -27,6 +27,13 @@ action = "approve"
 path = ["src/**"]
 "#;
 
+/// `openfeedback --config CONFIG rules test ARGS`.
+async fn rules_test(sb: &Sandbox, config: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--config", config, "rules", "test"];
+    all.extend_from_slice(args);
+    sb.run(&all).await
+}
+
 /// A sandbox whose `work` directory is a repository.
 fn repo() -> Sandbox {
     let sb = Sandbox::new();
@@ -41,17 +48,7 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
     let config = sb.write_config(CONFIG);
     let config = config.to_str().unwrap();
 
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "npm test; rm -rf ~",
-            "--agent",
-            "aider",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["npm test; rm -rf ~", "--agent", "aider"]).await;
     run.assert_code(1);
     let out = &run.stdout;
     assert!(out.contains("prompt:   agent aider, kind shell"), "{out}");
@@ -81,17 +78,12 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
         "{out}"
     );
 
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "CI=1 npm test && git status",
-            "--agent",
-            "aider",
-        ])
-        .await;
+    let run = rules_test(
+        &sb,
+        config,
+        &["CI=1 npm test && git status", "--agent", "aider"],
+    )
+    .await;
     run.assert_code(0);
     assert!(
         run.stdout
@@ -106,11 +98,7 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
     );
 
     // Another agent: the rule does not apply, a human is asked.
-    let run = sb
-        .run(&[
-            "--config", config, "rules", "test", "npm test", "--agent", "codex",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["npm test", "--agent", "codex"]).await;
     run.assert_code(2);
     assert!(
         run.stdout
@@ -120,17 +108,12 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
     );
     assert!(run.stdout.contains("a human is asked"), "{}", run.stdout);
 
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "git reset --hard HEAD~3",
-            "--agent",
-            "aider",
-        ])
-        .await;
+    let run = rules_test(
+        &sb,
+        config,
+        &["git reset --hard HEAD~3", "--agent", "aider"],
+    )
+    .await;
     run.assert_code(1);
     assert!(
         run.stdout
@@ -139,9 +122,7 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
         run.stdout
     );
 
-    let run = sb
-        .run(&["--config", config, "rules", "test", "echo 'unclosed"])
-        .await;
+    let run = rules_test(&sb, config, &["echo 'unclosed"]).await;
     run.assert_code(2);
     assert!(
         run.stdout
@@ -151,42 +132,12 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
     );
 
     // Paths.
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "src/lib.rs",
-            "--kind",
-            "edit",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["src/lib.rs", "--kind", "edit"]).await;
     run.assert_code(0);
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "../elsewhere/x.rs",
-            "--kind",
-            "edit",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["../elsewhere/x.rs", "--kind", "edit"]).await;
     run.assert_code(2);
     assert!(run.stdout.contains("outside the project"), "{}", run.stdout);
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "~/.bashrc",
-            "--kind",
-            "edit",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["~/.bashrc", "--kind", "edit"]).await;
     run.assert_code(1);
     assert!(
         run.stdout.contains("built-in shell-startup-files"),
