@@ -20,8 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::support::Sandbox;
-use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
+use crate::support::fake_telegram::Message;
+use crate::support::telegram_rig::{Config, Rig};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -30,10 +30,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn agent() -> String {
-    format!("{}/tests/agents/stamp.py", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Nanoseconds since the epoch of an `Instant`, through an anchor taken once.
@@ -121,80 +117,33 @@ fn switches(pid: u32) -> u64 {
         .sum()
 }
 
-struct Rig {
-    fake: FakeTelegram,
-    sb: Sandbox,
-    ann: User,
-    chat: i64,
-    config: PathBuf,
+/// `wrap --settle SETTLE` around `stamp.py AGENT_ARGS`, in the rig.
+fn spawn(rig: &Rig, settle: u64, agent_args: &[&str]) -> tokio::process::Child {
+    let bin = std::env::var_os("OPENFEEDBACK_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(crate::support::bin()), PathBuf::from);
+    rig.sb
+        .wrap_stamp(
+            &bin,
+            &rig.config,
+            &["--settle", &settle.to_string()],
+            agent_args,
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn wrap")
 }
 
-impl Rig {
-    async fn new() -> Rig {
-        let fake = FakeTelegram::start().await;
-        let ann = User::new(111, "Ann", Some("ann"));
-        let chat = fake.add_private_chat(&ann);
-        let sb = Sandbox::new();
-        let config = sb.write_config(&format!(
-            "default_provider = \"telegram\"\nreject_feedback_timeout = 0\n\
-             [telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n",
-            fake.base_url()
-        ));
-        Rig {
-            fake,
-            sb,
-            ann,
-            chat,
-            config,
+/// Wait until a line of the agent's log satisfies `what`.
+async fn wait_agent(rig: &Rig, what: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let log = rig.read_agent_log();
+        if log.lines().any(&what) {
+            return log;
         }
-    }
-
-    fn spawn(&self, settle: u64, agent_args: &[&str]) -> tokio::process::Child {
-        let bin = std::env::var_os("OPENFEEDBACK_BENCH_BIN")
-            .map_or_else(|| PathBuf::from(crate::support::bin()), PathBuf::from);
-        let log = self.sb.path().join("work/agent.log");
-        let settle = settle.to_string();
-        let mut args = vec![
-            "wrap",
-            "--config",
-            self.config.to_str().unwrap(),
-            "--log-file",
-            "wrap.log",
-            "--patterns",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
-            "--agent",
-            "scripted",
-            "--settle",
-            &settle,
-            "--",
-            "python3",
-        ];
-        let agent = agent();
-        args.push(&agent);
-        args.push(log.to_str().unwrap());
-        args.extend_from_slice(agent_args);
-        self.sb
-            .command_of(&bin, &args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn wrap")
-    }
-
-    fn agent_log(&self) -> String {
-        std::fs::read_to_string(self.sb.path().join("work/agent.log")).unwrap_or_default()
-    }
-
-    async fn wait_agent(&self, what: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let log = self.agent_log();
-            if log.lines().any(&what) {
-                return log;
-            }
-            assert!(Instant::now() < deadline, "agent log:\n{log}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        assert!(Instant::now() < deadline, "agent log:\n{log}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -207,9 +156,9 @@ async fn latency_and_long_polls() {
     let clock = Clock::new();
 
     // Detection and answer latency: `prompts` prompts, each clicked a little after it is posted.
-    let rig = Rig::new().await;
+    let rig = Rig::new(Config::reject_feedback_timeout(0)).await;
     let count = prompts.to_string();
-    let mut child = rig.spawn(settle, &["--count", &count, "--chatter", "5"]);
+    let mut child = spawn(&rig, settle, &["--count", &count, "--chatter", "5"]);
     let mut clicks = Vec::new();
     for k in 0..prompts {
         let step = format!("Step {k}:");
@@ -218,20 +167,15 @@ async fn latency_and_long_polls() {
             .wait_message(|m| m.has_keyboard() && m.text.contains(&step), WAIT)
             .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let data = msg
-            .buttons()
-            .into_iter()
-            .find(|(text, _)| text.contains("Yes"))
-            .expect("a Yes button")
-            .1;
+        let data = msg.callback_data("Yes");
         clicks.push(now_ns());
         rig.fake.click(rig.chat, msg.message_id, &data, &rig.ann);
         let answer = format!("answer {k} ");
-        rig.wait_agent(|l| l.starts_with(&answer)).await;
+        wait_agent(&rig, |l| l.starts_with(&answer)).await;
     }
-    rig.wait_agent(|l| l == "done").await;
+    wait_agent(&rig, |l| l == "done").await;
     let _ = tokio::time::timeout(WAIT, child.wait()).await;
-    let log = rig.agent_log();
+    let log = rig.read_agent_log();
     let asked = stamps(&log, "asked");
     let answered = stamps(&log, "answer");
     let posts: Vec<(usize, Instant)> = rig
@@ -262,8 +206,8 @@ async fn latency_and_long_polls() {
     detection["settle_ms"] = json!(settle);
 
     // Long polls while one request stays pending.
-    let rig = Rig::new().await;
-    let child = rig.spawn(settle, &["--count", "1", "--chatter", "1"]);
+    let rig = Rig::new(Config::reject_feedback_timeout(0)).await;
+    let child = spawn(&rig, settle, &["--count", "1", "--chatter", "1"]);
     rig.fake.wait_message(Message::has_keyboard, WAIT).await;
     let pid = child.id().expect("wrap runs");
     let start = Instant::now();

@@ -16,7 +16,7 @@
 //! made for wrap alone with libfaketime (LD_PRELOAD; the test prints `SKIPPED:` without it,
 //! unless `OPENFEEDBACK_TEST_FAKETIME=require`; `tests/run` installs it where it can).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,8 @@ use serde_json::Value;
 
 use crate::support::Sandbox;
 use crate::support::fake_discord::{FakeDiscord, FakeUser, Options};
-use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
+use crate::support::fake_telegram::{FakeTelegram, Message, User};
+use crate::support::telegram_rig::{Config, Rig};
 
 const WAIT: Duration = Duration::from_secs(40);
 
@@ -35,10 +36,6 @@ fn outage() -> Duration {
             .and_then(|v| v.parse().ok())
             .unwrap_or(3),
     )
-}
-
-fn stamp() -> String {
-    format!("{}/tests/agents/stamp.py", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A sandbox with a config for one provider, and wrap around stamp.py in it.
@@ -56,47 +53,35 @@ impl Agent {
 
     /// `wrap` headless around `stamp.py --count prompts`.
     fn spawn(&self, prompts: usize) -> tokio::process::Child {
-        let log = self.log_path();
-        let count = prompts.to_string();
-        let args = [
-            "wrap",
-            "--config",
-            self.config.to_str().unwrap(),
-            "--log-file",
-            "wrap.log",
-            "--patterns",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
-            "--agent",
-            "scripted",
-            "--",
-            "python3",
-            &stamp(),
-            log.to_str().unwrap(),
-            "--count",
-            &count,
-            "--chatter",
-            "2",
-            "--drain",
-            "3",
-        ];
-        self.sb
-            .command(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn wrap")
+        self.wrap(
+            &[],
+            &[
+                "--count",
+                &prompts.to_string(),
+                "--chatter",
+                "2",
+                "--drain",
+                "3",
+            ],
+        )
+        .spawn()
+        .expect("spawn wrap")
     }
 
-    fn log_path(&self) -> PathBuf {
-        self.sb.path().join("work/agent.log")
+    /// `wrap WRAP_OPTS` headless around `stamp.py STAMP_ARGS`, its stdout thrown away.
+    fn wrap(&self, wrap_opts: &[&str], stamp_args: &[&str]) -> tokio::process::Command {
+        let mut cmd = self.sb.wrap_stamp(
+            Path::new(crate::support::bin()),
+            &self.config,
+            wrap_opts,
+            stamp_args,
+        );
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        cmd
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-
-    fn wrap_log(&self) -> String {
-        std::fs::read_to_string(self.sb.path().join("work/wrap.log")).unwrap_or_default()
+        std::fs::read_to_string(self.sb.agent_log()).unwrap_or_default()
     }
 
     /// Wait until the agent logged a line starting with `prefix`.
@@ -107,7 +92,7 @@ impl Agent {
                 Instant::now() < deadline,
                 "the agent never logged {prefix:?}; its log:\n{}\nwrap log:\n{}",
                 self.log(),
-                self.wrap_log()
+                self.sb.wrap_log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -125,7 +110,7 @@ impl Agent {
             status.code(),
             Some(0),
             "agent log:\n{log}\nwrap log:\n{}",
-            self.wrap_log()
+            self.sb.wrap_log()
         );
         let got: Vec<String> = log
             .lines()
@@ -149,7 +134,7 @@ impl Agent {
             got,
             want,
             "each prompt answered once, nothing typed twice\nwrap log:\n{}",
-            self.wrap_log()
+            self.sb.wrap_log()
         );
     }
 }
@@ -166,19 +151,18 @@ struct Telegram {
 
 impl Telegram {
     async fn new() -> Telegram {
-        let fake = FakeTelegram::start().await;
-        let ann = User::new(111, "Ann", Some("ann"));
-        let chat = fake.add_private_chat(&ann);
-        let agent = Agent::new(&format!(
-            "default_provider = \"telegram\"\nreject_feedback_timeout = 0\n\
-             [telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n",
-            fake.base_url()
-        ));
+        let Rig {
+            fake,
+            sb,
+            ann,
+            chat,
+            config,
+        } = Rig::new(Config::reject_feedback_timeout(0)).await;
         Telegram {
             fake,
             ann,
             chat,
-            agent,
+            agent: Agent { sb, config },
         }
     }
 
@@ -208,7 +192,7 @@ impl Telegram {
                 Instant::now() < deadline,
                 "{} copies of prompt {k}, not {n}\nwrap log:\n{}",
                 copies.len(),
-                self.agent.wrap_log()
+                self.agent.sb.wrap_log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -216,14 +200,12 @@ impl Telegram {
 
     /// Click the button whose label contains `label`; returns the callback query id.
     fn click(&self, message: &Message, label: &str) -> String {
-        let data = message
-            .buttons()
-            .into_iter()
-            .find(|(text, _)| text.contains(label))
-            .unwrap_or_else(|| panic!("no {label:?} button in {:?}", message.buttons()))
-            .1;
-        self.fake
-            .click(self.chat, message.message_id, &data, &self.ann)
+        self.fake.click(
+            self.chat,
+            message.message_id,
+            &message.callback_data(label),
+            &self.ann,
+        )
     }
 
     /// No message of the chat keeps a keyboard, and `prompts` requests were posted (a
@@ -234,7 +216,7 @@ impl Telegram {
         assert!(
             live.is_empty(),
             "live buttons left behind: {live:#?}\nwrap log:\n{}",
-            self.agent.wrap_log()
+            self.agent.sb.wrap_log()
         );
         let requests = messages
             .iter()
@@ -412,12 +394,7 @@ async fn a_double_click_types_once() {
     let t = Telegram::new().await;
     let child = t.agent.spawn(1);
     let message = t.request(0).await;
-    let data = message
-        .buttons()
-        .into_iter()
-        .find(|(text, _)| text.contains("Yes"))
-        .unwrap()
-        .1;
+    let data = message.callback_data("Yes");
     let first = t.click(&message, "Yes");
     let second = t
         .fake
@@ -523,42 +500,16 @@ async fn clock_jumps_neither_expire_nor_extend_a_request() {
     let t = Telegram::new().await;
     let clock = t.agent.sb.path().join("work/clock");
     std::fs::write(&clock, "+0\n").unwrap();
-    let log = t.agent.log_path();
-    let args = [
-        "wrap",
-        "--config",
-        t.agent.config.to_str().unwrap(),
-        "--log-file",
-        "wrap.log",
-        "--patterns",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
-        "--agent",
-        "scripted",
-        "--timeout",
-        "8",
-        "--on-timeout",
-        "reject",
-        "--",
-        "python3",
-        &stamp(),
-        log.to_str().unwrap(),
-        "--count",
-        "2",
-        "--chatter",
-        "1",
-        "--drain",
-        "1.5",
-    ];
     let child = t
         .agent
-        .sb
-        .command(&args)
+        .wrap(
+            &["--timeout", "8", "--on-timeout", "reject"],
+            &["--count", "2", "--chatter", "1", "--drain", "1.5"],
+        )
         .env("LD_PRELOAD", &lib)
         .env("FAKETIME_TIMESTAMP_FILE", &clock)
         .env("FAKETIME_NO_CACHE", "1")
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .spawn()
         .expect("spawn wrap");
     // Two days ahead: a deadline kept in wall-clock time would have passed long ago.

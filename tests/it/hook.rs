@@ -2,6 +2,7 @@
 //! and the stdout JSON compared byte for byte with what the agent reads. Then `hook install` /
 //! `uninstall` on settings files, and (behind OPENFEEDBACK_REAL_AGENTS=1) the real Claude Code.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,12 +10,11 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::support::fake_discord::{FakeDiscord, FakeUser};
-use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
+use crate::support::fake_telegram::TOKEN;
+use crate::support::telegram_rig::{Config, Rig, WAIT};
 use crate::support::{Run, Sandbox};
 
 mod real;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 const CLAUDE_BASH: &str =
     include_str!("../../fixtures/hooks/claude-code-permission-request-bash.json");
@@ -32,87 +32,45 @@ const GEMINI: &str = include_str!("../../fixtures/hooks/gemini-before-tool.json"
 const ALLOW: &str = r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"allow"}}}
 "#;
 
-struct Setup {
-    fake: FakeTelegram,
-    sb: Sandbox,
-    ann: User,
-    chat: i64,
-    config: PathBuf,
+/// The Telegram rig, and `hook` run in it.
+struct Setup(Rig);
+
+impl Deref for Setup {
+    type Target = Rig;
+
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 impl Setup {
+    /// `reject_feedback_timeout = 10`, then `extra` (top-level keys, or a `[hook]` table).
     async fn new(extra: &str) -> Setup {
-        let fake = FakeTelegram::start().await;
-        let ann = User::new(111, "Ann", Some("ann"));
-        let chat = fake.add_private_chat(&ann);
-        let sb = Sandbox::new();
-        // Top-level keys first, then `extra` (which may open a `[hook]` table), then `[telegram]`.
-        let reject = if extra.contains("reject_feedback_timeout") {
-            ""
-        } else {
-            "reject_feedback_timeout = 10\n"
-        };
-        let config = sb.write_config(&format!(
-            "default_provider = \"telegram\"\n{reject}{extra}\n[telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n",
-            fake.base_url()
-        ));
-        Setup {
-            fake,
-            sb,
-            ann,
-            chat,
-            config,
-        }
+        Setup::with(Config::reject_feedback_timeout(10).before_telegram(extra)).await
     }
 
-    /// `openfeedback hook <agent> ARGS` with `payload` on stdin. The recorded payloads' session
-    /// transcripts are moved into the sandbox (where they do not exist).
+    async fn with(config: Config<'_>) -> Setup {
+        Setup(Rig::new(config).await)
+    }
+
+    /// `openfeedback hook <agent> ARGS` with `payload` on stdin (see [`spawn_hook`]).
     async fn hook(&self, agent: &str, payload: &str, args: &[&str]) -> tokio::process::Child {
-        let payload = payload.replace(
-            "/tmp/cc-exp/home/",
-            &format!("{}/", self.sb.home().display()),
-        );
-        let mut all = vec!["hook", agent, "--config", self.config.to_str().unwrap()];
-        all.extend_from_slice(args);
-        let mut cmd = self.sb.command(&all);
-        cmd.stdin(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn hook");
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(payload.as_bytes()).await.unwrap();
-        drop(stdin);
-        child
+        spawn_hook(&self.sb, &self.config, agent, payload, args).await
     }
 
-    /// The request message, once it is posted with its keyboard.
-    async fn request(&self) -> Message {
-        self.fake
+    /// Send `payload` again while the earlier request is in the chat, decided, and reject the
+    /// new one with `reason`.
+    async fn ask_again_and_reject(&self, agent: &str, payload: &str, reason: &str) -> Run {
+        let child = self.hook(agent, payload, &[]).await;
+        let msg = self
+            .fake
             .wait_message(
-                |m| m.chat_id == self.chat && m.has_keyboard() && m.reply_to.is_none(),
+                |m| m.has_keyboard() && m.reply_to.is_none() && !m.text.contains("Approved"),
                 WAIT,
             )
-            .await
-    }
-
-    fn click(&self, message: &Message, label_part: &str) {
-        let data = message
-            .buttons()
-            .into_iter()
-            .find(|(text, _)| text.contains(label_part))
-            .unwrap_or_else(|| panic!("no button {label_part:?} in {:?}", message.buttons()))
-            .1;
-        self.fake
-            .click(self.chat, message.message_id, &data, &self.ann);
-    }
-
-    /// Reject `message`, then answer the reason prompt with `reason`.
-    async fn reject_with(&self, message: &Message, reason: &str) {
-        self.click(message, "Reject");
-        let prompt = self
-            .fake
-            .wait_message(|m| m.reply_to == Some(message.message_id), WAIT)
             .await;
-        self.fake
-            .reply(self.chat, prompt.message_id, reason, &self.ann);
+        self.reject_with(&msg, "Reject", reason).await;
+        Run::wait(child).await
     }
 }
 
@@ -192,7 +150,8 @@ async fn claude_reject_with_a_reason_is_the_message_to_the_model() {
     let t = Setup::new("").await;
     let child = t.hook("claude-code", CLAUDE_BASH, &[]).await;
     let msg = t.request().await;
-    t.reject_with(&msg, "use a \"migration\" instead").await;
+    t.reject_with(&msg, "Reject", "use a \"migration\" instead")
+        .await;
     let run = Run::wait(child).await;
     run.assert_code(0);
     assert_stdout(
@@ -205,7 +164,7 @@ async fn claude_reject_with_a_reason_is_the_message_to_the_model() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn claude_reject_without_a_reason_says_who_denied() {
-    let t = Setup::new("reject_feedback_timeout = 0").await;
+    let t = Setup::with(Config::reject_feedback_timeout(0)).await;
     let child = t.hook("claude-code", CLAUDE_WRITE, &[]).await;
     let msg = t.request().await;
     t.click(&msg, "Reject");
@@ -375,16 +334,9 @@ async fn claude_pre_tool_use_uses_permission_decision() {
 "#,
     );
 
-    let child = t.hook("claude-code", CLAUDE_PRE_WRITE, &[]).await;
-    let msg = t
-        .fake
-        .wait_message(
-            |m| m.has_keyboard() && m.reply_to.is_none() && !m.text.contains("Approved"),
-            WAIT,
-        )
+    let run = t
+        .ask_again_and_reject("claude-code", CLAUDE_PRE_WRITE, "not in this directory")
         .await;
-    t.reject_with(&msg, "not in this directory").await;
-    let run = Run::wait(child).await;
     assert_stdout(
         &run,
         r#"{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"not in this directory"}}
@@ -474,17 +426,9 @@ async fn codex_permission_request() {
     run.assert_code(0);
     assert_stdout(&run, ALLOW);
 
-    let child = t.hook("codex", CODEX, &[]).await;
-    let msg = t
-        .fake
-        .wait_message(
-            |m| m.has_keyboard() && m.reply_to.is_none() && !m.text.contains("Approved"),
-            WAIT,
-        )
-        .await;
-    t.reject_with(&msg, "push to a branch, not main").await;
     assert_stdout(
-        &Run::wait(child).await,
+        &t.ask_again_and_reject("codex", CODEX, "push to a branch, not main")
+            .await,
         r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"push to a branch, not main"}}}
 "#,
     );
@@ -514,17 +458,9 @@ async fn gemini_before_tool() {
     run.assert_code(0);
     assert_stdout(&run, "{\"decision\":\"allow\"}\n");
 
-    let child = t.hook("gemini", GEMINI, &[]).await;
-    let msg = t
-        .fake
-        .wait_message(
-            |m| m.has_keyboard() && m.reply_to.is_none() && !m.text.contains("Approved"),
-            WAIT,
-        )
-        .await;
-    t.reject_with(&msg, "keep the build cache").await;
     assert_stdout(
-        &Run::wait(child).await,
+        &t.ask_again_and_reject("gemini", GEMINI, "keep the build cache")
+            .await,
         "{\"decision\":\"deny\",\"reason\":\"keep the build cache\"}\n",
     );
 
@@ -774,18 +710,18 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
     let settings = t.sb.write("settings.json", EXISTING);
     let file = settings.to_str().unwrap();
     let config = t.config.to_str().unwrap();
+    let install = [
+        "hook",
+        "install",
+        "claude-code",
+        "--file",
+        file,
+        "--config",
+        config,
+    ];
+    let uninstall = ["hook", "uninstall", "claude-code", "--file", file];
 
-    let run =
-        t.sb.run(&[
-            "hook",
-            "install",
-            "claude-code",
-            "--file",
-            file,
-            "--config",
-            config,
-        ])
-        .await;
+    let run = t.sb.run(&install).await;
     run.assert_code(0);
     assert!(
         run.stderr
@@ -824,17 +760,7 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
     assert_eq!(std::fs::read_to_string(&saved[0]).unwrap(), EXISTING);
 
     // Again: nothing changes, no second backup.
-    let run =
-        t.sb.run(&[
-            "hook",
-            "install",
-            "claude-code",
-            "--file",
-            file,
-            "--config",
-            config,
-        ])
-        .await;
+    let run = t.sb.run(&install).await;
     run.assert_code(0);
     assert!(run.stderr.contains("already installed"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), expected);
@@ -842,9 +768,7 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
 
     // Uninstall gives back the original file.
     std::thread::sleep(Duration::from_millis(1100)); // a distinct backup name
-    let run =
-        t.sb.run(&["hook", "uninstall", "claude-code", "--file", file])
-            .await;
+    let run = t.sb.run(&uninstall).await;
     run.assert_code(0);
     assert!(
         run.stderr.contains("removed 1 openfeedback hook"),
@@ -853,16 +777,16 @@ async fn install_merges_keeps_a_backup_and_uninstall_removes_only_ours() {
     );
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), EXISTING);
     assert_eq!(backups(&settings).len(), 2);
-    let run =
-        t.sb.run(&["hook", "uninstall", "claude-code", "--file", file])
-            .await;
+    let run = t.sb.run(&uninstall).await;
     run.assert_code(0);
     assert!(run.stderr.contains("nothing to remove"), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn install_creates_user_and_project_files_per_agent() {
-    let t = Setup::new("default_timeout = 100\nreject_feedback_timeout = 20").await;
+    let t =
+        Setup::with(Config::reject_feedback_timeout(20).before_telegram("default_timeout = 100"))
+            .await;
     let config = t.config.to_str().unwrap();
     let home = t.sb.home();
     let work = t.sb.path().join("work");

@@ -1,6 +1,6 @@
 //! Answer rules: `openfeedback rules test|list|trust|untrust`, config errors in `[[rule]]`.
 
-use crate::support::Sandbox;
+use crate::support::{Run, Sandbox};
 
 const CONFIG: &str = r#"
 default_provider = "web"
@@ -27,6 +27,13 @@ action = "approve"
 path = ["src/**"]
 "#;
 
+/// `openfeedback --config CONFIG rules test ARGS`.
+async fn rules_test(sb: &Sandbox, config: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--config", config, "rules", "test"];
+    all.extend_from_slice(args);
+    sb.run(&all).await
+}
+
 /// A sandbox whose `work` directory is a repository.
 fn repo() -> Sandbox {
     let sb = Sandbox::new();
@@ -41,17 +48,7 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
     let config = sb.write_config(CONFIG);
     let config = config.to_str().unwrap();
 
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "npm test; rm -rf ~",
-            "--agent",
-            "aider",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["npm test; rm -rf ~", "--agent", "aider"]).await;
     run.assert_code(1);
     let out = &run.stdout;
     assert!(out.contains("prompt:   agent aider, kind shell"), "{out}");
@@ -81,17 +78,12 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
         "{out}"
     );
 
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "CI=1 npm test && git status",
-            "--agent",
-            "aider",
-        ])
-        .await;
+    let run = rules_test(
+        &sb,
+        config,
+        &["CI=1 npm test && git status", "--agent", "aider"],
+    )
+    .await;
     run.assert_code(0);
     assert!(
         run.stdout
@@ -106,11 +98,7 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
     );
 
     // Another agent: the rule does not apply, a human is asked.
-    let run = sb
-        .run(&[
-            "--config", config, "rules", "test", "npm test", "--agent", "codex",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["npm test", "--agent", "codex"]).await;
     run.assert_code(2);
     assert!(
         run.stdout
@@ -120,17 +108,12 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
     );
     assert!(run.stdout.contains("a human is asked"), "{}", run.stdout);
 
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "git reset --hard HEAD~3",
-            "--agent",
-            "aider",
-        ])
-        .await;
+    let run = rules_test(
+        &sb,
+        config,
+        &["git reset --hard HEAD~3", "--agent", "aider"],
+    )
+    .await;
     run.assert_code(1);
     assert!(
         run.stdout
@@ -139,9 +122,7 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
         run.stdout
     );
 
-    let run = sb
-        .run(&["--config", config, "rules", "test", "echo 'unclosed"])
-        .await;
+    let run = rules_test(&sb, config, &["echo 'unclosed"]).await;
     run.assert_code(2);
     assert!(
         run.stdout
@@ -151,42 +132,12 @@ async fn test_explains_each_command_and_exits_with_the_decision() {
     );
 
     // Paths.
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "src/lib.rs",
-            "--kind",
-            "edit",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["src/lib.rs", "--kind", "edit"]).await;
     run.assert_code(0);
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "../elsewhere/x.rs",
-            "--kind",
-            "edit",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["../elsewhere/x.rs", "--kind", "edit"]).await;
     run.assert_code(2);
     assert!(run.stdout.contains("outside the project"), "{}", run.stdout);
-    let run = sb
-        .run(&[
-            "--config",
-            config,
-            "rules",
-            "test",
-            "~/.bashrc",
-            "--kind",
-            "edit",
-        ])
-        .await;
+    let run = rules_test(&sb, config, &["~/.bashrc", "--kind", "edit"]).await;
     run.assert_code(1);
     assert!(
         run.stdout.contains("built-in shell-startup-files"),
@@ -399,17 +350,12 @@ async fn trust_needs_a_file() {
 // `wrap` with rules: a scripted agent, the fake Telegram
 
 mod wrap {
-    use std::path::PathBuf;
+    use std::ops::Deref;
     use std::process::Stdio;
-    use std::time::{Duration, Instant};
 
-    use serde_json::Value;
-
-    use crate::support::Sandbox;
-    use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
+    use crate::support::fake_telegram::Message;
+    use crate::support::telegram_rig::{Config, Rig};
     use crate::wrap::term::{Term, openfeedback};
-
-    const WAIT: Duration = Duration::from_secs(20);
 
     const RULES: &str = r#"
 [[rule]]
@@ -426,42 +372,23 @@ command = ["git reset --hard *"]
 message = "Do not discard work: commit or stash it."
 "#;
 
-    struct Setup {
-        fake: FakeTelegram,
-        sb: Sandbox,
-        ann: User,
-        chat: i64,
-        config: PathBuf,
+    /// The Telegram rig, in a repository, and `wrap` run in it around `shellask.py`.
+    struct Setup(Rig);
+
+    impl Deref for Setup {
+        type Target = Rig;
+
+        fn deref(&self) -> &Rig {
+            &self.0
+        }
     }
 
     impl Setup {
+        /// `rules` follow `[telegram]`, where the line numbers the tests check put them.
         async fn new(rules: &str) -> Setup {
-            let fake = FakeTelegram::start().await;
-            let ann = User::new(111, "Ann", Some("ann"));
-            let chat = fake.add_private_chat(&ann);
-            let sb = Sandbox::new();
-            std::fs::create_dir_all(sb.path().join("work/.git")).unwrap();
-            let config = sb.write_config(&format!(
-                "default_provider = \"telegram\"\nreject_feedback_timeout = 15\n\n\
-                 [telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n\
-                 {rules}",
-                fake.base_url()
-            ));
-            Setup {
-                fake,
-                sb,
-                ann,
-                chat,
-                config,
-            }
-        }
-
-        fn agent_log(&self) -> PathBuf {
-            self.sb.path().join("work/agent.log")
-        }
-
-        fn wrap_log(&self) -> String {
-            std::fs::read_to_string(self.sb.path().join("work/wrap.log")).unwrap_or_default()
+            let rig = Rig::new(Config::reject_feedback_timeout(15).after_telegram(rules)).await;
+            std::fs::create_dir_all(rig.sb.path().join("work/.git")).unwrap();
+            Setup(rig)
         }
 
         fn args(&self, opts: &[&str], commands: &[&str]) -> Vec<String> {
@@ -484,7 +411,7 @@ message = "Do not discard work: commit or stash it."
             args.push("--".into());
             args.push("python3".into());
             args.push(format!("{dir}/tests/agents/shellask.py"));
-            args.push(self.agent_log().display().to_string());
+            args.push(self.sb.agent_log().display().to_string());
             args.extend(commands.iter().map(|s| (*s).to_owned()));
             args
         }
@@ -503,72 +430,6 @@ message = "Do not discard work: commit or stash it."
             let args = self.args(opts, commands);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             Term::spawn(openfeedback(self.sb.path(), &args, &[]), 30, 120)
-        }
-
-        /// The next request message (with buttons) whose text holds `needle`.
-        async fn request(&self, needle: &str) -> Message {
-            self.fake
-                .wait_message(
-                    |m| {
-                        m.chat_id == self.chat
-                            && m.has_keyboard()
-                            && m.reply_to.is_none()
-                            && m.text.contains(needle)
-                    },
-                    WAIT,
-                )
-                .await
-        }
-
-        fn click(&self, message: &Message, label: &str) {
-            let data = message
-                .buttons()
-                .into_iter()
-                .find(|(text, _)| text.contains(label))
-                .unwrap_or_else(|| panic!("no button {label:?} in {:?}", message.buttons()))
-                .1;
-            self.fake
-                .click(self.chat, message.message_id, &data, &self.ann);
-        }
-
-        async fn wait_agent(&self, line: &str) -> String {
-            let deadline = Instant::now() + WAIT;
-            loop {
-                let log = std::fs::read_to_string(self.agent_log()).unwrap_or_default();
-                if log.lines().any(|l| l == line) {
-                    return log;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "the agent never logged {line:?}; its log:\n{log}\nwrap log:\n{}",
-                    self.wrap_log()
-                );
-                tokio::time::sleep(Duration::from_millis(30)).await;
-            }
-        }
-
-        fn audit(&self) -> Vec<Value> {
-            self.sb
-                .audit()
-                .into_iter()
-                .filter(|r| r["kind"] == "wrap")
-                .collect()
-        }
-
-        async fn wait_audit(&self, n: usize) -> Vec<Value> {
-            let deadline = Instant::now() + WAIT;
-            loop {
-                let records = self.audit();
-                if records.len() >= n {
-                    return records;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "expected {n} audit records, have {records:#?}\nwrap log:\n{}",
-                    self.wrap_log()
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
         }
 
         /// Requests the bot posted (answered or not; not the reason prompts).
@@ -596,7 +457,7 @@ message = "Do not discard work: commit or stash it."
         );
 
         // 1-3 are answered without anyone being paged; 4 is the first request.
-        let fourth = t.request("rm -rf ./tmp").await;
+        let fourth = t.request_containing("rm -rf ./tmp").await;
         let log = t
             .wait_agent("feedback:Do not discard work: commit or stash it.")
             .await;
@@ -615,14 +476,8 @@ message = "Do not discard work: commit or stash it."
         t.click(&fourth, "Yes");
         t.wait_agent("answer:npm test; rm -rf ./tmp:y").await;
 
-        let fifth = t.request("example.org").await;
-        t.click(&fifth, "No");
-        let reason = t
-            .fake
-            .wait_message(|m| m.reply_to == Some(fifth.message_id), WAIT)
-            .await;
-        t.fake
-            .reply(t.chat, reason.message_id, "use the cached copy", &t.ann);
+        let fifth = t.request_containing("example.org").await;
+        t.reject_with(&fifth, "No", "use the cached copy").await;
         t.wait_agent("feedback:use the cached copy").await;
         t.wait_agent("done").await;
         let run = crate::support::Run::wait(child).await;
@@ -673,7 +528,7 @@ message = "Do not discard work: commit or stash it."
         assert_eq!(audit[3]["choice"], "y");
         assert_eq!(audit[4]["choice"], "n");
         assert_eq!(audit[4]["feedback_chars"], 19);
-        let wrap_log = t.wrap_log();
+        let wrap_log = t.sb.wrap_log();
         assert!(
             wrap_log.contains(
                 "prompt ruled/shell judged by the rules: approve (approved by rule \"routine\""
@@ -687,14 +542,14 @@ message = "Do not discard work: commit or stash it."
         let t = Setup::new(RULES).await;
         let reset = "git reset --hard HEAD~1";
         let child = t.headless(&[], &[reset, reset, reset, reset]);
-        let msg = t.request("git reset").await;
+        let msg = t.request_containing("git reset").await;
         assert!(
             msg.text
                 .contains("[rules] the rules answered this same prompt 3 times within 5 minutes"),
             "{}",
             msg.text
         );
-        let log = std::fs::read_to_string(t.agent_log()).unwrap();
+        let log = std::fs::read_to_string(t.sb.agent_log()).unwrap();
         assert_eq!(
             log.matches("feedback:Do not discard work").count(),
             3,
@@ -715,7 +570,7 @@ message = "Do not discard work: commit or stash it."
     async fn dry_run_pages_the_human_and_says_what_the_rules_would_do() {
         let t = Setup::new(RULES).await;
         let child = t.headless(&["--dry-run-rules"], &["npm test"]);
-        let msg = t.request("npm test").await;
+        let msg = t.request_containing("npm test").await;
         assert!(
             msg.text.contains(
                 "[rules] would approve automatically (rule \"routine\" (config.toml:9)), choice \"y\""
@@ -723,12 +578,7 @@ message = "Do not discard work: commit or stash it."
             "{}",
             msg.text
         );
-        t.click(&msg, "No");
-        let reason = t
-            .fake
-            .wait_message(|m| m.reply_to == Some(msg.message_id), WAIT)
-            .await;
-        t.fake.reply(t.chat, reason.message_id, "not now", &t.ann);
+        t.reject_with(&msg, "No", "not now").await;
         t.wait_agent("feedback:not now").await;
         crate::support::Run::wait(child).await.assert_code(0);
         let audit = t.wait_audit(1).await;
@@ -747,8 +597,8 @@ message = "Do not discard work: commit or stash it."
         )
         .unwrap();
         let child = t.headless(&[], &["make build"]);
-        let msg = t.request("make build").await;
-        let log = t.wrap_log();
+        let msg = t.request_containing("make build").await;
+        let log = t.sb.wrap_log();
         assert!(
             log.contains(".openfeedback.toml is not trusted yet: its rules are ignored (run `openfeedback rules trust` there)"),
             "{log}"

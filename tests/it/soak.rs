@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt as _;
 
-use crate::support::Sandbox;
-use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
+use crate::support::fake_telegram::Message;
+use crate::support::telegram_rig::{Config, Rig};
 
 const WAIT: Duration = Duration::from_secs(40);
 
@@ -85,34 +85,12 @@ async fn soak() {
         .unwrap_or(1);
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
 
-    let fake = FakeTelegram::start().await;
-    let ann = User::new(111, "Ann", Some("ann"));
-    let chat = fake.add_private_chat(&ann);
-    let sb = Sandbox::new();
-    let config = sb.write_config(&format!(
-        "default_provider = \"telegram\"\nreject_feedback_timeout = 0\n\
-         [telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n",
-        fake.base_url()
-    ));
-    let log = sb.path().join("work/agent.log");
+    let rig = Rig::new(Config::reject_feedback_timeout(0)).await;
+    let log = rig.sb.agent_log();
     let bin = std::env::var_os("OPENFEEDBACK_BENCH_BIN")
         .map_or_else(|| PathBuf::from(crate::support::bin()), PathBuf::from);
-    let stamp = format!("{}/tests/agents/stamp.py", env!("CARGO_MANIFEST_DIR"));
     let seed_arg = seed.to_string();
-    let args = [
-        "wrap",
-        "--config",
-        config.to_str().unwrap(),
-        "--log-file",
-        "wrap.log",
-        "--patterns",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
-        "--agent",
-        "scripted",
-        "--",
-        "python3",
-        &stamp,
-        log.to_str().unwrap(),
+    let stamp_args = [
         "--count",
         "1000000",
         "--chatter",
@@ -124,8 +102,9 @@ async fn soak() {
         "--drain",
         "2",
     ];
-    let mut child = sb
-        .command_of(&bin, &args)
+    let mut child = rig
+        .sb
+        .wrap_stamp(&bin, &rig.config, &[], &stamp_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -161,7 +140,8 @@ async fn soak() {
             // At the keyboard once the request is posted: it must be withdrawn.
             1 => {
                 let step = format!("Step {k}:");
-                fake.wait_message(|m| m.has_keyboard() && m.text.contains(&step), WAIT)
+                rig.fake
+                    .wait_message(|m| m.has_keyboard() && m.text.contains(&step), WAIT)
                     .await;
                 keyboard
                     .write_all(format!("{answer}\n{}", feedback(answer)).as_bytes())
@@ -172,17 +152,12 @@ async fn soak() {
             // From the phone.
             _ => {
                 let step = format!("Step {k}:");
-                let message: Message = fake
+                let message: Message = rig
+                    .fake
                     .wait_message(|m| m.has_keyboard() && m.text.contains(&step), WAIT)
                     .await;
                 let label = if answer == "y" { "Yes" } else { "No" };
-                let data = message
-                    .buttons()
-                    .into_iter()
-                    .find(|(text, _)| text.contains(label))
-                    .expect("the button")
-                    .1;
-                fake.click(chat, message.message_id, &data, &ann);
+                rig.click(&message, label);
                 remote += 1;
             }
         }
@@ -242,8 +217,9 @@ async fn soak() {
     assert_eq!(got, expected, "answers as given, each once");
 
     // No live buttons.
-    let live: Vec<Message> = fake
-        .bot_messages(chat)
+    let live: Vec<Message> = rig
+        .fake
+        .bot_messages(rig.chat)
         .into_iter()
         .filter(Message::has_keyboard)
         .collect();

@@ -4,17 +4,13 @@
 pub mod term;
 mod tmux;
 
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use self::term::{Term, openfeedback};
-use crate::support::Sandbox;
-use crate::support::fake_telegram::{FakeTelegram, Message, TOKEN, User};
-
-const WAIT: Duration = Duration::from_secs(20);
+use crate::support::fake_telegram::Message;
+use crate::support::telegram_rig::{Config, Rig, WAIT};
 
 fn agent(name: &str) -> String {
     format!("{}/tests/agents/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -24,40 +20,21 @@ fn patterns() -> String {
     agent("patterns")
 }
 
-struct Setup {
-    fake: FakeTelegram,
-    sb: Sandbox,
-    ann: User,
-    chat: i64,
-    config: PathBuf,
+/// The Telegram rig, and `wrap` run in it around the scripted agents.
+struct Setup(Rig);
+
+impl Deref for Setup {
+    type Target = Rig;
+
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 impl Setup {
+    /// `reject_feedback_timeout = 10`, then `extra`.
     async fn new(extra: &str) -> Setup {
-        let fake = FakeTelegram::start().await;
-        let ann = User::new(111, "Ann", Some("ann"));
-        let chat = fake.add_private_chat(&ann);
-        let sb = Sandbox::new();
-        let config = sb.write_config(&format!(
-            "default_provider = \"telegram\"\nreject_feedback_timeout = 10\n{extra}\n\
-             [telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n",
-            fake.base_url()
-        ));
-        Setup {
-            fake,
-            sb,
-            ann,
-            chat,
-            config,
-        }
-    }
-
-    fn agent_log(&self) -> PathBuf {
-        self.sb.path().join("work/agent.log")
-    }
-
-    fn wrap_log(&self) -> String {
-        std::fs::read_to_string(self.sb.path().join("work/wrap.log")).unwrap_or_default()
+        Setup(Rig::new(Config::reject_feedback_timeout(10).before_telegram(extra)).await)
     }
 
     /// `wrap [opts] -- python3 tests/agents/<script> <agent log> [agent args]`.
@@ -78,7 +55,7 @@ impl Setup {
         args.push("python3".into());
         args.push(agent(script));
         if script != "flood.py" && script != "modes.py" && script != "size.py" {
-            args.push(self.agent_log().display().to_string());
+            args.push(self.sb.agent_log().display().to_string());
         }
         args.extend(agent_args.iter().map(|s| (*s).to_owned()));
         args
@@ -112,31 +89,10 @@ impl Setup {
             .expect("spawn wrap")
     }
 
-    /// The request message, once posted with its keyboard.
-    async fn request(&self) -> Message {
-        self.fake
-            .wait_message(
-                |m| m.chat_id == self.chat && m.has_keyboard() && m.reply_to.is_none(),
-                WAIT,
-            )
-            .await
-    }
-
     fn current(&self, message: &Message) -> Message {
         self.fake
             .message(message.chat_id, message.message_id)
             .expect("message still there")
-    }
-
-    fn click(&self, message: &Message, label_part: &str) -> String {
-        let data = message
-            .buttons()
-            .into_iter()
-            .find(|(text, _)| text.contains(label_part))
-            .unwrap_or_else(|| panic!("no button {label_part:?} in {:?}", message.buttons()))
-            .1;
-        self.fake
-            .click(self.chat, message.message_id, &data, &self.ann)
     }
 
     /// Wait until the message satisfies `pred`.
@@ -156,57 +112,22 @@ impl Setup {
                 Instant::now() < deadline,
                 "timed out waiting for {what}: {:?}\nwrap log:\n{}",
                 now.text,
-                self.wrap_log()
+                self.sb.wrap_log()
             );
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
 
-    fn read_agent_log(&self) -> String {
-        std::fs::read_to_string(self.agent_log()).unwrap_or_default()
-    }
-
-    /// Wait until the agent's log has a line equal to `line`.
-    async fn wait_agent(&self, line: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let log = self.read_agent_log();
-            if log.lines().any(|l| l == line) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the agent never logged {line:?}; its log:\n{log}\nwrap log:\n{}",
-                self.wrap_log()
-            );
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-    }
-
-    /// The wrap records of the audit log.
-    fn audit(&self) -> Vec<Value> {
-        self.sb
-            .audit()
-            .into_iter()
-            .filter(|r| r["kind"] == "wrap")
-            .collect()
-    }
-
-    /// Wait for `n` wrap audit records.
-    async fn wait_audit(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let records = self.audit();
-            if records.len() >= n {
-                return records;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "expected {n} audit records, have {records:?}\nwrap log:\n{}",
-                self.wrap_log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    /// Wait until the request is withdrawn, its message saying it was answered at the terminal.
+    async fn wait_answered_at_the_terminal(&self, message: &Message) {
+        let after = self
+            .wait_edit(message, "the withdrawal", |m| !m.has_keyboard())
+            .await;
+        assert!(
+            after.text.contains("Answered at the terminal"),
+            "{}",
+            after.text
+        );
     }
 }
 
@@ -295,7 +216,7 @@ async fn builtin_generic_patterns_answer_a_plain_yes_no_prompt() {
     let t = Setup::new("").await;
     let config = t.config.display().to_string();
     let log = t.sb.path().join("work/wrap.log").display().to_string();
-    let agent_log = t.agent_log().display().to_string();
+    let agent_log = t.sb.agent_log().display().to_string();
     let script = agent("yesno.py");
     let args = [
         "wrap",
@@ -334,18 +255,10 @@ async fn line_prompt_rejected_with_feedback() {
     let t = Setup::new("").await;
     let mut term = t.term(&[], "yesno.py", &[]);
     let msg = t.request().await;
-    t.click(&msg, "No");
     let prompt = t
-        .fake
-        .wait_message(|m| m.reply_to == Some(msg.message_id), WAIT)
+        .reject_with(&msg, "No", "keep retries at 5\n\x1b[31mand nothing else")
         .await;
     assert!(prompt.is_force_reply());
-    t.fake.reply(
-        t.chat,
-        prompt.message_id,
-        "keep retries at 5\n\x1b[31mand nothing else",
-        &t.ann,
-    );
     t.wait_agent("answer:n").await;
     // One line, no escape sequence: the newline and the colour sequence were sanitised away.
     t.wait_agent("feedback:keep retries at 5 and nothing else")
@@ -390,14 +303,7 @@ async fn local_answer_withdraws_the_request() {
     let msg = t.request().await;
     term.type_bytes(b"y\r");
     t.wait_agent("answer:y").await;
-    let after = t
-        .wait_edit(&msg, "the withdrawal", |m| !m.has_keyboard())
-        .await;
-    assert!(
-        after.text.contains("Answered at the terminal"),
-        "{}",
-        after.text
-    );
+    t.wait_answered_at_the_terminal(&msg).await;
     assert_eq!(term.wait_exit().await, 0);
     let audit = t.wait_audit(1).await;
     assert_eq!(audit[0]["answered_at"], "terminal");
@@ -411,14 +317,7 @@ async fn agent_answering_itself_withdraws_the_request_headless() {
     let t = Setup::new("").await;
     let child = t.headless(&[], "yesno.py", &["--self-answer", "2.5"]);
     let msg = t.request().await;
-    let after = t
-        .wait_edit(&msg, "the withdrawal", |m| !m.has_keyboard())
-        .await;
-    assert!(
-        after.text.contains("Answered at the terminal"),
-        "{}",
-        after.text
-    );
+    t.wait_answered_at_the_terminal(&msg).await;
     let run = exit_of(child).await;
     run.assert_code(0);
     assert!(
@@ -501,7 +400,7 @@ async fn approve_on_timeout_is_loudly_warned_about() {
         "{}",
         run.stderr
     );
-    assert!(t.wrap_log().contains("WARNING: --on-timeout approve"));
+    assert!(t.sb.wrap_log().contains("WARNING: --on-timeout approve"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -559,13 +458,7 @@ async fn menu_rejected_with_feedback() {
     let t = Setup::new("").await;
     let mut term = t.term(&[], "menu.py", &["--redraw", "0.5"]);
     let msg = t.request().await;
-    t.click(&msg, "say why");
-    let prompt = t
-        .fake
-        .wait_message(|m| m.reply_to == Some(msg.message_id), WAIT)
-        .await;
-    t.fake
-        .reply(t.chat, prompt.message_id, "only clean dist/", &t.ann);
+    t.reject_with(&msg, "say why", "only clean dist/").await;
     t.wait_agent("feedback:only clean dist/").await;
     assert!(t.read_agent_log().contains("choice:No\n"));
     assert_eq!(term.wait_exit().await, 0);
@@ -581,14 +474,7 @@ async fn local_answer_in_a_menu_withdraws_the_request() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     t.wait_agent("choice:No").await;
-    let after = t
-        .wait_edit(&msg, "the withdrawal", |m| !m.has_keyboard())
-        .await;
-    assert!(
-        after.text.contains("Answered at the terminal"),
-        "{}",
-        after.text
-    );
+    t.wait_answered_at_the_terminal(&msg).await;
     assert_eq!(term.wait_exit().await, 0);
 }
 
@@ -653,7 +539,7 @@ async fn output_is_byte_identical_headless() {
             .status()
             .await
             .unwrap();
-    assert_eq!(status.code(), Some(0), "wrap log:\n{}", t.wrap_log());
+    assert_eq!(status.code(), Some(0), "wrap log:\n{}", t.sb.wrap_log());
     let got = std::fs::read(&out).unwrap();
     assert_eq!(got.len(), data.len(), "length differs");
     assert!(got == data, "bytes differ");
@@ -852,7 +738,7 @@ async fn restored_after(
         code,
         "exit code; the pane:\n{}\nwrap log:\n{}",
         tmux.capture(),
-        t.wrap_log()
+        t.sb.wrap_log()
     );
     assert_eq!(after, before, "stty -g differs after wrap");
     assert_eq!(modes_left_on(&tmux), Vec::<&str>::new(), "modes left on");
@@ -915,7 +801,7 @@ async fn terminal_restored_after_a_panic_tmux() {
     .await;
     if let Some(t) = t {
         // The panic came after the agent switched its modes on (they were reset by the hook).
-        let log = t.wrap_log();
+        let log = t.sb.wrap_log();
         assert!(log.contains("the test hook panics here"), "{log}");
         assert!(log.contains("agent started"), "{log}");
     }

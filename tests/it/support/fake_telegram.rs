@@ -153,6 +153,16 @@ impl Message {
             .collect()
     }
 
+    /// The `callback_data` of the first button whose label contains `label_part`; panics
+    /// without one.
+    pub fn callback_data(&self, label_part: &str) -> String {
+        self.buttons()
+            .into_iter()
+            .find(|(text, _)| text.contains(label_part))
+            .unwrap_or_else(|| panic!("no button {label_part:?} in {:?}", self.buttons()))
+            .1
+    }
+
     pub fn has_keyboard(&self) -> bool {
         !self.buttons().is_empty()
     }

@@ -16,6 +16,7 @@ pub mod fake_llm;
 pub mod fake_telegram;
 pub mod llm_server;
 pub mod proxy;
+pub mod telegram_rig;
 
 /// The openfeedback binary under test; `OPENFEEDBACK_TEST_BIN` runs another build instead
 /// (e.g. to benchmark against an older one).
@@ -75,6 +76,50 @@ impl Sandbox {
         let path = self.path().join("work").join(name);
         std::fs::write(&path, contents).unwrap();
         path
+    }
+
+    /// Where the scripted agents (tests/agents) are told to log what they read.
+    pub fn agent_log(&self) -> PathBuf {
+        self.path().join("work/agent.log")
+    }
+
+    /// What `wrap --log-file wrap.log` logged (the file in `work`), or nothing.
+    pub fn wrap_log(&self) -> String {
+        std::fs::read_to_string(self.path().join("work/wrap.log")).unwrap_or_default()
+    }
+
+    /// `PROGRAM wrap` headless around `tests/agents/stamp.py`, the agent that stamps each prompt
+    /// it shows and each answer it reads in the agent log: `wrap --config CONFIG --log-file
+    /// wrap.log --patterns tests/agents/patterns --agent scripted WRAP_OPTS -- python3 stamp.py
+    /// AGENT_LOG STAMP_ARGS`.
+    pub fn wrap_stamp(
+        &self,
+        program: &Path,
+        config: &Path,
+        wrap_opts: &[&str],
+        stamp_args: &[&str],
+    ) -> tokio::process::Command {
+        let log = self.agent_log();
+        let mut args = vec![
+            "wrap",
+            "--config",
+            config.to_str().unwrap(),
+            "--log-file",
+            "wrap.log",
+            "--patterns",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/patterns"),
+            "--agent",
+            "scripted",
+        ];
+        args.extend_from_slice(wrap_opts);
+        args.extend([
+            "--",
+            "python3",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents/stamp.py"),
+            log.to_str().unwrap(),
+        ]);
+        args.extend_from_slice(stamp_args);
+        self.command_of(program, &args)
     }
 
     /// `openfeedback ARGS` with the sandbox's environment.
