@@ -6,16 +6,13 @@ use crate::config::Plan;
 use crate::error::Error;
 use crate::provider::{Provider, ProviderName, discord::Discord, telegram::Telegram, web::Web};
 
-/// Where the web provider's announcements (the page URLs) go instead of stderr.
-pub type Notices = Arc<dyn Fn(&str) + Send + Sync>;
-
 pub fn build(plan: &Plan) -> Result<Vec<Arc<dyn Provider>>, Error> {
     build_with(plan, None)
 }
 
-/// As [`build`], with the web provider's announcements handed to `notices` (for `wrap`, where
-/// stderr may be the agent's screen).
-pub fn build_with(plan: &Plan, notices: Option<&Notices>) -> Result<Vec<Arc<dyn Provider>>, Error> {
+/// As [`build`], with `web` as the web provider if the chain has one (`wrap`'s, which hands
+/// its announcements to the log and may be listening already).
+pub fn build_with(plan: &Plan, web: Option<&Web>) -> Result<Vec<Arc<dyn Provider>>, Error> {
     // Only the chat providers need the HTTP client; building it loads the system's root
     // certificates, which is most of the cost of starting with the web provider alone.
     let remote = plan
@@ -41,13 +38,11 @@ pub fn build_with(plan: &Plan, notices: Option<&Notices>) -> Result<Vec<Arc<dyn 
                     let env = |name: &str| std::env::var(name).ok();
                     Ok(Arc::new(Discord::new(http(), settings, plan.locale, &env)))
                 }
-                ProviderName::Web => Ok(Arc::new(match notices {
-                    Some(notices) => {
-                        let notices = notices.clone();
-                        Web::with_notices(plan.web.clone(), plan.locale, move |text| notices(text))
-                    }
-                    None => Web::new(plan.web.clone(), plan.locale),
-                })),
+                ProviderName::Web => {
+                    Ok(Arc::new(web.cloned().unwrap_or_else(|| {
+                        Web::new(plan.web.clone(), plan.locale)
+                    })))
+                }
             }
         })
         .collect()

@@ -60,6 +60,7 @@ use crate::config::{Plan, Source};
 use crate::error::Error;
 use crate::gate::Gate;
 use crate::provider::ProviderName;
+use crate::provider::web::Web;
 use crate::request::Origin;
 
 /// The environment variable of the panic test hook.
@@ -282,16 +283,23 @@ async fn session(
 ) -> Result<u8, Error> {
     let tty = terminal::Tty::probe();
     // The local approval page's URLs: always in the log; on stderr too in headless mode, where
-    // stderr is not the agent's screen.
+    // stderr is not the agent's screen. In interactive mode the session page's URL is printed
+    // once, before the agent takes the screen.
     let headless = !tty.interactive;
-    let notices: crate::providers::Notices = Arc::new(move |text: &str| {
-        for line in text.lines() {
-            crate::log::info(line.trim_start_matches("openfeedback: "));
-        }
-        if headless {
-            eprint!("{text}");
-        }
+    let web = plan.chain.contains(&ProviderName::Web).then(|| {
+        Web::with_notices(plan.web.clone(), plan.locale, move |text: &str| {
+            for line in text.lines() {
+                crate::log::info(line.trim_start_matches("openfeedback: "));
+            }
+            if headless {
+                eprint!("{text}");
+            }
+        })
     });
+    if let Some(web) = web.as_ref().filter(|_| tty.interactive) {
+        let url = web.session_page()?;
+        eprintln!("openfeedback: approve or reject this session's requests at {url}");
+    }
     let size = if tty.interactive {
         terminal::size().or(options.size).unwrap_or(HEADLESS_SIZE)
     } else {
@@ -348,7 +356,7 @@ async fn session(
     // The providers are built once the agent runs: nothing is asked before its first prompt,
     // and the chat providers' HTTP client takes a while to build (root certificates).
     let (heard_tx, heard_rx) = mpsc::unbounded_channel();
-    let chain = match crate::providers::build_with(&plan, Some(&notices)) {
+    let chain = match crate::providers::build_with(&plan, web.as_ref()) {
         Ok(chain) => ask::observed(chain, &heard_tx),
         Err(e) => {
             pty::signal_group(pid, libc::SIGKILL);

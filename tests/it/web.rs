@@ -579,3 +579,75 @@ async fn the_page_works_without_javascript() {
         &json!("Not before the backup."),
     );
 }
+
+/// In an interactive `wrap` with no configuration, the session page's URL is printed before the
+/// agent takes the screen (the per-request URLs would draw over the agent, so they go to the
+/// log only), and a prompt is answered from that page.
+#[tokio::test]
+async fn interactive_wrap_prints_the_session_page_and_is_answered_there() {
+    use crate::wrap::term::{Term, openfeedback};
+    const SESSION_LINE: &str = "openfeedback: approve or reject this session's requests at ";
+    let sb = Sandbox::new();
+    let agents = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/agents");
+    let (patterns, yesno) = (format!("{agents}/patterns"), format!("{agents}/yesno.py"));
+    let log = sb.agent_log();
+    let args = [
+        "wrap",
+        "--log-file",
+        "wrap.log",
+        "--patterns",
+        &patterns,
+        "--agent",
+        "scripted",
+        "--",
+        "python3",
+        &yesno,
+        log.to_str().unwrap(),
+    ];
+    let mut term = Term::spawn(openfeedback(sb.path(), &args, &[]), 30, 100);
+    term.wait_screen("the prompt", |s| s.contains("[y/n]"))
+        .await;
+    let raw = String::from_utf8_lossy(&term.raw()).into_owned();
+    let line = raw.find(SESSION_LINE).expect("no session line") + SESSION_LINE.len();
+    let session = raw[line..].split_whitespace().next().unwrap().to_owned();
+    assert!(
+        session.starts_with("http://127.0.0.1:") && session.contains("/s/"),
+        "{session}"
+    );
+    assert!(
+        raw.find(SESSION_LINE) < raw.find("Planning the change"),
+        "the line came after the agent's output: {raw:?}"
+    );
+
+    // The session page lists the request once it is posted (it refreshes itself).
+    let base = session.split("/s/").next().unwrap();
+    let page = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let (status, html) = get(&session).await;
+            assert_eq!(status, 200, "{html}");
+            if let Some(at) = html.find("href=\"/r/") {
+                let href = html[at + 6..].split('"').next().unwrap().to_owned();
+                assert!(html.contains("Apply the change to config.toml?"), "{html}");
+                return format!("{base}{href}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the session page never listed the request");
+    let (status, html) = answer(&page, "y", "").await;
+    assert_eq!(status, 200, "{html}");
+
+    term.wait_screen("the agent's reply", |s| s.contains("ok: y"))
+        .await;
+    assert_eq!(term.wait_exit().await, 0, "the agent's exit code");
+    let agent_log = std::fs::read_to_string(&log).unwrap();
+    assert!(agent_log.contains("answer:y\n"), "{agent_log}");
+    // The request's own URL went to the log, not over the agent's screen.
+    let raw = String::from_utf8_lossy(&term.raw()).into_owned();
+    assert!(!raw.contains("approve or reject at"), "{raw:?}");
+    assert!(
+        sb.wrap_log()
+            .contains("approve or reject at http://127.0.0.1:")
+    );
+}

@@ -100,6 +100,14 @@ impl Web {
         }
     }
 
+    /// Start the server now (otherwise the first request starts it) and return the session
+    /// page's URL: it lists every request of this process as it comes, so it can be opened
+    /// before there is any (`wrap` prints it before the agent takes the screen).
+    pub fn session_page(&self) -> Result<String, ProviderError> {
+        let base = self.site.ensure_server()?;
+        Ok(self.site.session_url(&base))
+    }
+
     /// The session index URL, once the server is listening.
     pub fn session_url(&self) -> Option<String> {
         let bound = self.site.bound.lock().expect("bound");
