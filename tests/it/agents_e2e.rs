@@ -277,6 +277,18 @@ impl Scenario {
         self
     }
 
+    /// See [`Options::files`].
+    fn file(mut self, name: &'static str, content: &'static str) -> Scenario {
+        self.options.files.push((name, content));
+        self
+    }
+
+    /// See [`Options::withhold_actions_until`].
+    fn withhold_actions_until(mut self, text: &'static str) -> Scenario {
+        self.options.withhold_actions_until = Some(text);
+        self
+    }
+
     /// Run `body` as `test` (this module's test of that name): outside, see [`outside`];
     /// inside, start the session, run `body` on it, and stop it.
     fn run(self, test: &str, body: impl AsyncFnOnce(&mut Session)) {
@@ -379,6 +391,11 @@ struct Options {
     untrusted: bool,
     /// aider: keep the `.gitignore` question.
     gitignore: bool,
+    /// Files written into the project before the agent starts (left out of its git commit).
+    files: Vec<(&'static str, &'static str)>,
+    /// The fake model keeps the actions for the first request that contains this text (see
+    /// [`FakeLlm::withhold_actions_until`]); set before the agent starts.
+    withhold_actions_until: Option<&'static str>,
 }
 
 const MESSAGE: &str = "please do the task";
@@ -398,7 +415,13 @@ impl Session {
              [telegram]\nbot_token = \"{TOKEN}\"\nchat_id = {chat}\napi_base = \"{}\"\n",
             tg.base_url()
         ));
+        if let Some(text) = options.withhold_actions_until {
+            llm.withhold_actions_until(text);
+        }
         let (command, env) = setup(agent, bin, &home, &project, &llm.base_url(), &options);
+        for (name, content) in &options.files {
+            std::fs::write(project.join(name), content).unwrap();
+        }
         let mark = format!("{}-{}", std::process::id(), llm.port());
         let mut args: Vec<String> = vec![
             "wrap".into(),
@@ -1138,15 +1161,22 @@ fn gemini_reject_shell_runs_nothing() {
     );
 }
 
+/// Gemini sends its first message twice: from the instance that shows the trust dialog, and
+/// again from the one that restarts once the folder is trusted. Given the write, the untrusted
+/// instance shows its own edit prompt (without "Allow for this session", which needs a trusted
+/// folder) above the trust dialog, and both menus listen to the keyboard: the Enter meant for
+/// the dialog could approve the write instead, or that prompt could be the one paged. Only the
+/// trusted instance reads the project's GEMINI.md, so the fake model keeps the write for the
+/// request that carries the file's text, and the untrusted one gets a plain text answer.
 #[test]
 fn gemini_trust_then_allow_edits_for_the_session() {
+    const TRUSTED_MARK: &str = "This project is trusted (openfeedback e2e).";
     let actions = [write_file("proof.txt", "written by fake model\n")];
-    Scenario::new(Agent::Gemini, actions).untrusted().run(
-        "gemini_trust_then_allow_edits_for_the_session",
-        async |s| {
-            // Gemini sends its first message before the folder is trusted, and again after
-            // the restart that trusting causes: both get the write.
-            s.llm.repeat_until_tool_result();
+    Scenario::new(Agent::Gemini, actions)
+        .untrusted()
+        .file("GEMINI.md", TRUSTED_MARK)
+        .withhold_actions_until(TRUSTED_MARK)
+        .run("gemini_trust_then_allow_edits_for_the_session", async |s| {
             let trust = s.request().await;
             assert_contains(&trust.text, "Do you trust the files in this folder?");
             s.click(&trust, "Trust folder (proj)").await;
@@ -1159,8 +1189,7 @@ fn gemini_trust_then_allow_edits_for_the_session() {
             s.wait_content("proof.txt", "written by fake model\n").await;
             s.wait_screen("the mode Gemini switched to", "auto-accept edits")
                 .await;
-        },
-    );
+        });
 }
 
 #[test]

@@ -20,9 +20,11 @@
 //! escalation for Codex, `run_shell_command`/`write_file` for Gemini), or for aider a
 //! SEARCH/REPLACE block that creates the file and a fenced `bash` block. Every later main
 //! request gets the text [`DONE_TEXT`], so an agent never loops however its human answered.
-//! With [`FakeLlm::repeat_until_tool_result`], a main request whose last turn carries no tool
-//! result gets the actions again (an agent that restarts and re-sends its first message, as
-//! Gemini CLI does once its folder is trusted, still gets them).
+//! With [`FakeLlm::withhold_actions_until`], main requests that do not contain a given text get
+//! [`DONE_TEXT`] too, and the actions go to the first one that does: Gemini CLI sends its first
+//! message from the untrusted instance that shows the folder-trust dialog, then again from the
+//! instance that restarts once the folder is trusted, and only the second reads the project's
+//! `GEMINI.md`, so a text from that file tells the two apart.
 //! Helper requests (no tools, a commit message, a JSON-schema call) get a short text or JSON.
 
 #![allow(dead_code)]
@@ -62,9 +64,8 @@ pub enum Action {
 struct State {
     /// Scripted actions not sent yet (taken by the first main request).
     actions: Option<Vec<Action>>,
-    /// Kept to send again while no tool result has come back.
-    script: Vec<Action>,
-    repeat: bool,
+    /// The actions are only for a main request that contains this text.
+    withheld_until: Option<String>,
     /// The project directory, for agents that want absolute paths.
     project: String,
     calls: usize,
@@ -94,9 +95,8 @@ impl FakeLlm {
         let shared = Arc::new(Shared {
             api,
             state: Mutex::new(State {
-                script: actions.clone(),
                 actions: Some(actions),
-                repeat: false,
+                withheld_until: None,
                 project: project.to_owned(),
                 calls: 0,
             }),
@@ -108,10 +108,11 @@ impl FakeLlm {
         FakeLlm { shared, server }
     }
 
-    /// Send the actions again to every main request whose last turn has no tool result
-    /// (Claude Code, Codex and Gemini CLI; aider has no tool results).
-    pub fn repeat_until_tool_result(&self) {
-        self.shared.lock().repeat = true;
+    /// Keep the actions for the first main request whose body contains `text`; the main
+    /// requests before it get [`DONE_TEXT`]. The body is searched as JSON text, so `text`
+    /// should hold no quotes, backslashes or control characters.
+    pub fn withhold_actions_until(&self, text: &str) {
+        self.shared.lock().withheld_until = Some(text.to_owned());
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -186,34 +187,16 @@ fn not_found(path: &str) -> Answer {
     )
 }
 
-/// The scripted actions, the first time a main request asks (or, when repeating, whenever
-/// the request's last turn has no tool result); `None` otherwise.
+/// The scripted actions, the first time a main request asks (one that contains the text
+/// they are withheld until, if any); `None` otherwise.
 fn take_actions(shared: &Shared, body: &Value) -> Option<Vec<Action>> {
     let mut st = shared.lock();
-    let first = st.actions.take();
-    if first.is_some() || !st.repeat || has_tool_result(shared.api, body) {
-        return first;
+    if let Some(text) = &st.withheld_until
+        && !body.to_string().contains(text.as_str())
+    {
+        return None;
     }
-    Some(st.script.clone())
-}
-
-/// Whether the request's last turn carries the result of a tool call.
-fn has_tool_result(api: Api, body: &Value) -> bool {
-    let last = |key: &str| body[key].as_array().and_then(|a| a.last()).cloned();
-    match api {
-        Api::OpenAiChat => false,
-        Api::Anthropic => last("messages").is_some_and(|m| {
-            m["content"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
-        }),
-        Api::OpenAiResponses => last("input").is_some_and(|i| i["type"] == "function_call_output"),
-        Api::Gemini => last("contents").is_some_and(|c| {
-            c["parts"]
-                .as_array()
-                .is_some_and(|p| p.iter().any(|part| !part["functionResponse"].is_null()))
-        }),
-    }
+    st.actions.take()
 }
 
 fn next_id(shared: &Shared) -> usize {
