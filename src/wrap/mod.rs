@@ -364,6 +364,8 @@ async fn session(
         }
     };
     let gate = Arc::new(Gate::new(chain, plan.escalate_after));
+    // While the agent starts, not when its first prompt is waiting to be sent.
+    redact::prepare();
 
     let config = bridge::Config {
         shape: ask::Shape {

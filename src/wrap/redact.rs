@@ -66,6 +66,12 @@ static SCHEME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=\-]{8,})").expect("scheme regex")
 });
 
+/// Compile the patterns now: the first prompt would otherwise wait for it (a few ms).
+pub fn prepare() {
+    LazyLock::force(&RULES);
+    LazyLock::force(&SCHEME);
+}
+
 /// `text` with every recognised secret replaced.
 pub fn redact(text: &str) -> String {
     let mut text = text.to_owned();

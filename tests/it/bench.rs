@@ -81,7 +81,8 @@ fn stamps(log: &str, what: &str) -> Vec<(usize, i128)> {
         .collect()
 }
 
-fn summary(mut ms: Vec<f64>) -> Value {
+fn summary(in_order: &[f64]) -> Value {
+    let mut ms = in_order.to_vec();
     ms.sort_by(f64::total_cmp);
     let median = if ms.is_empty() {
         f64::NAN
@@ -97,6 +98,7 @@ fn summary(mut ms: Vec<f64>) -> Value {
         "min_ms": round(ms.first().copied().unwrap_or(f64::NAN)),
         "max_ms": round(ms.last().copied().unwrap_or(f64::NAN)),
         "all_ms": ms.iter().map(|x| round(*x)).collect::<Vec<_>>(),
+        "in_order_ms": in_order.iter().map(|x| round(*x)).collect::<Vec<_>>(),
     })
 }
 
@@ -202,7 +204,7 @@ async fn latency_and_long_polls() {
         #[allow(clippy::cast_precision_loss)]
         keys.push((at - clicks[*k]) as f64 / 1e6);
     }
-    let mut detection = summary(detection);
+    let mut detection = summary(&detection);
     detection["settle_ms"] = json!(settle);
 
     // Long polls while one request stays pending.
@@ -243,7 +245,7 @@ async fn latency_and_long_polls() {
     let result = json!({
         "kind": "latency",
         "detection": detection,
-        "keys": summary(keys),
+        "keys": summary(&keys),
         "long_poll": long_poll,
     });
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
