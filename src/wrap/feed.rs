@@ -111,7 +111,6 @@ impl Feed {
             into.extend_from_slice(&st.bytes[..cut]);
             st.bytes.drain(..cut);
         }
-        st.rung = false;
         let full = std::mem::take(&mut st.full);
         drop(st);
         if full {
@@ -120,11 +119,17 @@ impl Feed {
         start
     }
 
-    /// After a batch: whether bytes are queued already (a flood), and from now on ring for any
-    /// byte (nothing queued: idle) or only at [`WAKE`] (a flood).
-    pub fn settle_mode(&self) -> usize {
+    /// The screen thread is about to wait (after a batch, or woken before the next one was
+    /// due): from now on the reader rings for the next byte if nothing is queued (idle), else
+    /// once [`WAKE`] bytes are (a flood). Returns the bytes queued.
+    ///
+    /// Every wait must be armed: a ring the thread answered without taking a batch would
+    /// otherwise be the last one until the next batch, and the reader could fill the queue to
+    /// [`LIMIT`] and wait for it, which capped a flood at [`LIMIT`] bytes per flood pause.
+    pub fn arm(&self) -> usize {
         let mut st = self.lock();
         st.idle = st.bytes.is_empty();
+        st.rung = false;
         st.bytes.len()
     }
 
@@ -174,26 +179,30 @@ mod tests {
         let mut batch = Vec::new();
         assert_eq!(feed.take(&mut batch, None), 0);
         assert_eq!(batch, b"abcdef");
-        // More came while the batch was rendered: a flood.
         assert_eq!(
             feed.push(b"g"),
-            Push::Ring,
-            "still idle until the batch is done"
+            Push::Quiet,
+            "the thread is busy with the batch and arms the doorbell after it"
         );
-        assert_eq!(feed.settle_mode(), 1);
-        assert_eq!(feed.push(b"x"), Push::Quiet, "rung already");
-        feed.take(&mut batch, None);
-        assert_eq!(feed.settle_mode(), 0);
-        assert_eq!(feed.push(b"g"), Push::Ring);
-        assert_eq!(feed.settle_mode(), 1);
-        assert_eq!(feed.take(&mut batch, None), 8);
+        assert_eq!(feed.arm(), 1, "more came during the batch: a flood");
         assert_eq!(feed.push(b"y"), Push::Quiet, "a flood: not at every push");
         assert_eq!(feed.push(&vec![b'x'; WAKE]), Push::Ring, "at the wake mark");
-        assert_eq!(feed.take(&mut batch, None), 9);
-        assert_eq!(batch.len(), WAKE + 1);
-        assert_eq!(feed.settle_mode(), 0);
+        assert_eq!(feed.take(&mut batch, None), 6);
+        assert_eq!(batch.len(), WAKE + 2);
+        assert_eq!(feed.arm(), 0);
         assert_eq!(feed.push(b"h"), Push::Ring, "idle again");
-        assert_eq!(feed.written(), 9 + 1 + WAKE as u64 + 1);
+        assert_eq!(feed.written(), 6 + 2 + WAKE as u64 + 1);
+    }
+
+    #[test]
+    fn a_wake_without_a_batch_rings_again_at_the_wake_mark() {
+        let feed = Feed::new();
+        assert_eq!(feed.arm(), 0, "after a batch, nothing more");
+        assert_eq!(feed.push(b"a"), Push::Ring, "the first byte rings");
+        // Woken before the next batch is due, the thread waits on.
+        assert_eq!(feed.arm(), 1);
+        assert_eq!(feed.push(&vec![b'x'; WAKE - 2]), Push::Quiet);
+        assert_eq!(feed.push(b"b"), Push::Ring, "at the wake mark");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! [`feed::LIMIT`] bytes are already queued. The thread takes whatever has queued up as one
 //! batch; while output keeps coming it takes a batch every [`FLOOD_PAUSE`] (or when
 //! [`feed::WAKE`] bytes wait), and it renders only the part of a large batch that can still be
-//! on the screen at its end ([`super::skim`]). So a flood costs the model little CPU and memory
-//! stays flat, while every byte still reaches it in order.
+//! on the screen at its end ([`super::skim`]); that part waits, undrawn, until the screen is
+//! read, as the next batch of a flood usually skips it too. So a flood costs the model little
+//! CPU and memory stays flat, while every byte still reaches it in order.
 //!
 //! It reports [`Settled`] screens to the bridge: when the output has been quiet for the settle
 //! window, or, during continuous output, at most every [`CAP`], so a spinner cannot delay
@@ -179,6 +180,13 @@ struct Model {
     parser: vt100::Parser<Hooks>,
     /// The parser's state (ground or inside a sequence), for skimming.
     tracker: super::vt::Tracker,
+    /// The end of the last skimmed batch, not drawn yet: text and known sequences that end in
+    /// ground state ([`skim::plain`]). During a flood the next batch usually skims past it, so
+    /// it is drawn only when the screen is read ([`Model::flush`]) or a batch is not skimmed.
+    carry: Vec<u8>,
+    /// Whether a line feed on the bottom row scrolls the whole screen, as last probed. Only
+    /// drawn bytes and resizes can change that (skimmed and carried bytes cannot).
+    scrolls: Option<bool>,
     /// Bytes skimmed rather than rendered, and batches skimmed.
     skimmed: (u64, u64),
     /// Times vt100 panicked and the model was rebuilt.
@@ -190,6 +198,8 @@ impl Model {
         Model {
             parser: vt100::Parser::new_with_callbacks(rows.max(2), cols.max(2), 0, hooks),
             tracker: super::vt::Tracker::default(),
+            carry: Vec::new(),
+            scrolls: None,
             skimmed: (0, 0),
             rebuilt: 0,
         }
@@ -236,25 +246,60 @@ impl Model {
             && let Some(skip) = skim::plan(bytes, self.size().0)
             && self.scrolls_whole_screen()
         {
+            // What was carried is skipped too: only its colours count.
+            if !self.carry.is_empty() {
+                self.skimmed.0 += self.carry.len() as u64;
+                let replay = skim::replay(&self.carry);
+                self.carry.clear();
+                self.guarded("output", |p| p.process(&replay));
+            }
             self.skimmed.0 += skip.cut as u64;
             self.skimmed.1 += 1;
             // The replay and the skipped head both end in ground state, where the rest starts.
             self.guarded("output", |p| p.process(&skip.replay));
-            self.render(&bytes[skip.cut..]);
+            let rest = &bytes[skip.cut..];
+            if skim::plain(rest) {
+                self.carry.extend_from_slice(rest);
+            } else {
+                self.render(rest);
+            }
         } else {
             self.render(bytes);
         }
     }
 
-    /// Render every byte.
+    /// Render every byte (after what was carried).
     fn render(&mut self, bytes: &[u8]) {
+        self.flush();
         self.tracker.advance(bytes);
+        self.scrolls = None;
         self.guarded("output", |p| p.process(bytes));
     }
 
+    /// Draw what was carried: the screen is about to be read, or a batch follows that is not
+    /// skimmed.
+    fn flush(&mut self) {
+        if self.carry.is_empty() {
+            return;
+        }
+        let carried = std::mem::take(&mut self.carry);
+        self.guarded("output", |p| p.process(&carried));
+        self.carry = carried;
+        self.carry.clear();
+    }
+
     /// Whether a line feed on the bottom row scrolls the whole screen (no scroll region), tried
-    /// on a copy of the screen.
-    fn scrolls_whole_screen(&self) -> bool {
+    /// on a copy of the screen once after each change that could alter it.
+    fn scrolls_whole_screen(&mut self) -> bool {
+        if let Some(scrolls) = self.scrolls {
+            return scrolls;
+        }
+        let scrolls = self.probe_scrolling();
+        self.scrolls = Some(scrolls);
+        scrolls
+    }
+
+    fn probe_scrolling(&self) -> bool {
         let screen = self.parser.screen();
         let (rows, cols) = screen.size();
         std::panic::catch_unwind(|| {
@@ -271,6 +316,8 @@ impl Model {
     }
 
     fn resize(&mut self, rows: u16, cols: u16) {
+        self.flush();
+        self.scrolls = None;
         self.guarded("resize", |p| {
             p.screen_mut().set_size(rows.max(2), cols.max(2));
         });
@@ -280,10 +327,14 @@ impl Model {
         std::mem::take(&mut self.parser.callbacks_mut().replies)
     }
 
-    fn view(&self) -> ScreenView {
+    fn view(&mut self) -> ScreenView {
+        self.flush();
         ScreenView::of(self.parser.screen())
     }
 
+    /// The modes left on. While output is carried (not drawn yet) and has escape sequences,
+    /// the attributes count as set: a needless reset at the end is harmless, a missing one
+    /// is not.
     fn modes(&self) -> Modes {
         let screen = self.parser.screen();
         let hooks = self.parser.callbacks();
@@ -309,7 +360,8 @@ impl Model {
             Modes::KITTY_KEYBOARD,
         );
         set(
-            screen.fgcolor() != vt100::Color::Default
+            memchr::memchr(0x1b, &self.carry).is_some()
+                || screen.fgcolor() != vt100::Color::Default
                 || screen.bgcolor() != vt100::Color::Default
                 || screen.bold()
                 || screen.italic()
@@ -320,16 +372,21 @@ impl Model {
         modes
     }
 
-    fn finish(&self) -> Final {
+    fn finish(&mut self) -> Final {
+        self.flush();
         Final {
             modes: self.modes(),
-            title: self
-                .parser
-                .callbacks()
-                .title
-                .as_ref()
-                .map(|t| String::from_utf8_lossy(t).into_owned()),
+            title: self.title(),
         }
+    }
+
+    /// The last window title the agent set.
+    fn title(&self) -> Option<String> {
+        self.parser
+            .callbacks()
+            .title
+            .as_ref()
+            .map(|t| String::from_utf8_lossy(t).into_owned())
     }
 }
 
@@ -429,8 +486,13 @@ impl<'a> Thread<'a> {
 
     /// How long to wait for input before something is due.
     fn timeout(&self, now: Instant) -> Duration {
+        let pending = self.feed.pending();
+        if pending >= feed::WAKE {
+            // The reader may be waiting for room and will not ring again.
+            return Duration::ZERO;
+        }
         let mut due: Vec<Instant> = Vec::new();
-        if self.feed.pending() > 0 {
+        if pending > 0 {
             due.push(self.next_batch.unwrap_or(now));
         }
         if self.dirty_since.is_some() || !self.waiters.is_empty() {
@@ -445,7 +507,7 @@ impl<'a> Thread<'a> {
             );
         }
         due.into_iter().filter(|t| *t > now).min().map_or(
-            if self.dirty_since.is_none() && self.waiters.is_empty() && self.feed.pending() == 0 {
+            if self.dirty_since.is_none() && self.waiters.is_empty() && pending == 0 {
                 Duration::from_secs(3600)
             } else {
                 Duration::ZERO
@@ -492,8 +554,9 @@ impl<'a> Thread<'a> {
                 Err(RecvTimeoutError::Disconnected) => return,
             }
             let now = Instant::now();
-            let due = self.next_batch.is_none_or(|t| now >= t) || self.feed.pending() >= feed::WAKE;
-            if due {
+            // Not due yet (woken by the first bytes of a flood, or for a report): the reader
+            // must ring again at the wake mark.
+            if self.next_batch.is_none_or(|t| now >= t) || self.feed.arm() >= feed::WAKE {
                 self.take(None);
             }
             self.report(Instant::now());
@@ -507,9 +570,12 @@ impl<'a> Thread<'a> {
         let took = !batch.is_empty();
         if took {
             if self.feed.rendering_skipped() {
-                let model = &self.model;
+                let model = &mut self.model;
                 self.scan
-                    .get_or_insert_with(|| Scan::new(model.modes()))
+                    .get_or_insert_with(|| {
+                        model.flush();
+                        Scan::new(model.modes())
+                    })
                     .feed(&batch);
             } else {
                 feed(&mut self.model, &batch, self.sinks);
@@ -525,7 +591,7 @@ impl<'a> Thread<'a> {
         // After output, the next batch waits a little: in a flood it then holds many PTY reads
         // (big enough to skim, one wake-up for all of them) instead of one read each, rendered
         // in full. Bytes are judged by when they arrived, so a prompt is not seen later.
-        let queued = self.feed.settle_mode();
+        let queued = self.feed.arm();
         self.next_batch = (took || queued > 0).then(|| Instant::now() + FLOOD_PAUSE);
     }
 
@@ -537,7 +603,7 @@ impl<'a> Thread<'a> {
         {
             let view = self.model.view();
             self.dirty_since = if quiet { None } else { Some(now) };
-            let title = self.model.finish().title;
+            let title = self.model.title();
             let _ = self.sinks.settled.send(Settled { view, quiet, title });
         }
         if self.waiters.is_empty() {

@@ -49,8 +49,17 @@ enum Token {
 /// Parse the escape sequence at `bytes[0] == ESC`: its kind and length, or `None` for anything
 /// else (a mode switch, a title, a query, a sequence cut by the end of the batch...).
 fn token(bytes: &[u8]) -> Option<(Token, usize)> {
-    if bytes.get(1) != Some(&b'[') {
-        return None;
+    // The usual colours first, without looking for ';' and ':'.
+    match bytes {
+        [_, b'[', b'm', ..] => return Some((Token::Sgr { reset: true }, 3)),
+        [_, b'[', d, b'm', ..] if d.is_ascii_digit() => {
+            return Some((Token::Sgr { reset: *d == b'0' }, 4));
+        }
+        [_, b'[', d, e, b'm', ..] if d.is_ascii_digit() && e.is_ascii_digit() => {
+            return Some((Token::Sgr { reset: false }, 5));
+        }
+        [_, b'[', ..] => {}
+        _ => return None,
     }
     let params_end = 2 + bytes[2..]
         .iter()
@@ -119,10 +128,17 @@ fn cut_in(run: &[u8], need: usize) -> Option<usize> {
     memchr::memrchr(b'\r', &run[..end]).map(|cr| cr + 1)
 }
 
+/// Whether `bytes`, read from ground state, holds only text, C0 controls and the escape
+/// sequences a cut may skip, each complete. Skipping such bytes later, or drawing them later,
+/// leaves the screen [`plan`]'s cut promises.
+pub fn plain(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(0x1b, bytes).all(|at| token(&bytes[at..]).is_some())
+}
+
 /// The SGR sequences of `head` from its last reset on, then CR. Walks back from the end over
-/// the escape sequences (every one in `head` is a known token: [`plan`] only cuts after a run
-/// of them), so it reads only what follows the last reset.
-fn replay(head: &[u8]) -> Vec<u8> {
+/// the escape sequences (every one in `head` must be a known token, as before a cut of
+/// [`plan`] or in [`plain`] bytes), so it reads only what follows the last reset.
+pub fn replay(head: &[u8]) -> Vec<u8> {
     let mut sgrs: Vec<&[u8]> = Vec::new();
     let mut end = head.len();
     let mut reset = false;

@@ -228,10 +228,13 @@ fn differential(seed: u64, size: (u16, u16), bytes: usize) -> u64 {
             skimming.resize(rows, cols);
             plain.resize(rows, cols);
         }
-        assert!(
-            state(&mut skimming) == state(&mut plain),
-            "seed {seed}: the screens differ after {at} bytes"
-        );
+        // Reading the screen draws what a skim carried: often the next batch comes first.
+        if rng.below(3) == 0 || at == stream.len() {
+            assert!(
+                state(&mut skimming) == state(&mut plain),
+                "seed {seed}: the screens differ after {at} bytes"
+            );
+        }
     }
     skimming.skimmed.1
 }
@@ -289,4 +292,28 @@ fn a_batch_that_starts_inside_a_sequence_is_skimmed_after_it() {
         "and shows the same"
     );
     assert!(plain.view().rows.iter().any(|r| r.contains("line 1999 ok")));
+}
+
+#[test]
+fn a_flood_draws_only_the_end_of_its_last_batch() {
+    let mut skimming = Model::new(24, 80, Hooks::default());
+    let mut plain = Model::new(24, 80, Hooks::default());
+    let mut total = 0;
+    for batch in 0..3 {
+        let bytes: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("batch {batch} line {i} \x1b[32mok\x1b[m\r\n").into_bytes())
+            .collect();
+        skimming.feed(&bytes);
+        plain.render(&bytes);
+        total += bytes.len() as u64;
+    }
+    assert_eq!(skimming.skimmed.1, 3, "every batch is skimmed");
+    // The ends of the first two batches were skipped by the next one, not drawn.
+    let carried = skimming.carry.len() as u64;
+    assert!(carried > 0);
+    assert_eq!(skimming.skimmed.0, total - carried);
+    assert!(state(&mut skimming) == state(&mut plain));
+    assert!(skimming.carry.is_empty(), "reading the screen drew it");
+    let view = skimming.view();
+    assert!(view.rows.iter().any(|r| r.contains("batch 2 line 1999 ok")));
 }
