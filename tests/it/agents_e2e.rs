@@ -31,7 +31,8 @@
 //! assertions.
 //!
 //! Needs: root (or CAP_SYS_ADMIN) for `unshare -n`, `ip` (iproute2), git, python3 3.10-3.12
-//! with venv, node 20+ and npm. What is missing is reported as SKIPPED with the reason.
+//! with venv, npm and Node.js 20+ (Gemini CLI; Claude Code needs 18, Codex 16). What is missing
+//! or too old is reported as SKIPPED with the reason.
 
 use std::fmt::Write as _;
 use std::io::Read as _;
@@ -99,6 +100,16 @@ impl Agent {
             Agent::Claude => Api::Anthropic,
             Agent::Codex => Api::OpenAiResponses,
             Agent::Gemini => Api::Gemini,
+        }
+    }
+
+    /// The oldest Node.js the npm package declares (`engines`), for the npm agents.
+    fn node(self) -> Option<u32> {
+        match self {
+            Agent::Aider => None,
+            Agent::Claude => Some(18),
+            Agent::Codex => Some(16),
+            Agent::Gemini => Some(20),
         }
     }
 
@@ -183,6 +194,9 @@ fn install(agent: Agent) -> Result<PathBuf, Skip> {
     let lock = std::fs::File::create(cache.join(".lock")).expect("cache lock file");
     // SAFETY: flock on a file descriptor we own; released when `lock` is dropped.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if let Some(needed) = agent.node() {
+        node_at_least(agent, needed)?;
+    }
     let bin = agent.bin(&cache);
     let stamp = cache.join(format!(".{}.installed", agent.package().replace('/', "_")));
     if stamp.is_file() && bin.exists() {
@@ -244,6 +258,27 @@ fn install(agent: Agent) -> Result<PathBuf, Skip> {
         cache.display()
     );
     Ok(bin)
+}
+
+/// Skip when `node` is missing or older than `needed` (Debian 12's own nodejs is 18).
+fn node_at_least(agent: Agent, needed: u32) -> Result<(), Skip> {
+    let out = Command::new("node")
+        .arg("--version")
+        .output()
+        .map_err(|e| Skip(format!("{} needs node: {e}", agent.package())))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let major: Option<u32> = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok());
+    match major {
+        Some(major) if major >= needed => Ok(()),
+        _ => Err(Skip(format!(
+            "{} needs Node.js {needed} or later; node --version says {version:?}",
+            agent.package()
+        ))),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
