@@ -522,7 +522,7 @@ def main():
     a.add_argument("--bin", required=True)
     a.add_argument("--work", required=True)
     a.add_argument("--json", required=True)
-    a.add_argument("--runs", type=int, default=5)
+    a.add_argument("--runs", type=int, default=7)
     a.add_argument("--mb", type=int, default=200)
     a.add_argument("--gb-mb", type=int, default=1000)
     a.add_argument("--gb-runs", type=int, default=3)
