@@ -19,6 +19,8 @@ Sections (each records the load average before and after it):
   peak RSS (VmHWM) split into anonymous and file-backed pages.
 - fidelity: tests/agents/flood.py writes a file of random bytes in raw mode and exits at once;
   wrap's stdout (a pipe) is hashed and compared with the file, N runs each at two sizes.
+- timer: how late this machine wakes a bare sleep of the settle window (no openfeedback
+  involved), as a baseline for the latency rows: on a VM the hypervisor can delay any wake-up.
 
 Only the standard library is used. Every number is a median over the runs unless said.
 """
@@ -332,6 +334,23 @@ def fidelity(r, args, runs):
 # --------------------------------------------------------------------------------------------
 
 
+def timer(runs, ms):
+    late = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        time.sleep(ms / 1000)
+        late.append((time.perf_counter() - t) * 1000 - ms)
+    late.sort()
+    return {
+        "runs": runs, "sleep_ms": ms,
+        "median_late_ms": round(median(late), 3),
+        "p99_late_ms": round(late[min(len(late) - 1, len(late) * 99 // 100)], 3),
+        "max_late_ms": round(late[-1], 3),
+        "over_2_ms": sum(x > 2 for x in late),
+        "over_5_ms": sum(x > 5 for x in late),
+    }
+
+
 def cmd_local(args):
     r = Runner(args.bin, args.work)
     only = set(args.only.split(",")) if args.only else None
@@ -377,6 +396,11 @@ def cmd_local(args):
         before = load()
         sections["fidelity"] = fidelity(r, args, args.fidelity_runs)
         sections["fidelity"]["load"] = [before, load()]
+    if want("timer"):
+        log(f"timer: {args.timer_runs} sleeps of {args.timer_ms} ms")
+        before = load()
+        sections["timer"] = timer(args.timer_runs, args.timer_ms)
+        sections["timer"]["load"] = [before, load()]
     result["sections"] = sections
     result["load_end"] = load()
     with open(args.json, "w") as f:
@@ -476,6 +500,14 @@ def cmd_report(args):
                     f"{v['identical']}/{v['runs']} byte-identical", "", "all",
                     "tests/agents/flood.py (raw mode, `os._exit` after the last write); "
                     "sha256 and length of wrap's stdout")
+    if "timer" in s:
+        tm = s["timer"]
+        row(f"This machine: a bare {tm['sleep_ms']} ms sleep wakes late by",
+            f"median {tm['median_late_ms']} ms, p99 {tm['p99_late_ms']} ms, max "
+            f"{tm['max_late_ms']} ms; {tm['over_2_ms']} of {tm['runs']} over 2 ms, "
+            f"{tm['over_5_ms']} over 5 ms", "", "",
+            "Python `time.sleep`, no openfeedback involved: the floor under the latency rows; "
+            f"load {fmt_load(tm['load'])}")
     if remote:
         d = remote.get("detection", {})
         if d:
@@ -532,6 +564,8 @@ def main():
     a.add_argument("--fidelity-runs", type=int, default=20)
     a.add_argument("--fidelity-mb", type=int, default=200)
     a.add_argument("--fidelity-small-mb", type=int, default=8)
+    a.add_argument("--timer-runs", type=int, default=300)
+    a.add_argument("--timer-ms", type=int, default=200)
     a.add_argument("--only")
     b = sub.add_parser("report")
     b.add_argument("--json", action="append", required=True)
