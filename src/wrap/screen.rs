@@ -181,7 +181,7 @@ struct Model {
     /// The parser's state (ground or inside a sequence), for skimming.
     tracker: super::vt::Tracker,
     /// The end of the last skimmed batch, not drawn yet: text and known sequences that end in
-    /// ground state ([`skim::plain`]). During a flood the next batch usually skims past it, so
+    /// ground state ([`skim::Skip::plain_rest`]). During a flood the next batch usually skims past it, so
     /// it is drawn only when the screen is read ([`Model::flush`]) or a batch is not skimmed.
     carry: Vec<u8>,
     /// Whether a line feed on the bottom row scrolls the whole screen, as last probed. Only
@@ -258,7 +258,7 @@ impl Model {
             // The replay and the skipped head both end in ground state, where the rest starts.
             self.guarded("output", |p| p.process(&skip.replay));
             let rest = &bytes[skip.cut..];
-            if skim::plain(rest) {
+            if skip.plain_rest {
                 self.carry.extend_from_slice(rest);
             } else {
                 self.render(rest);

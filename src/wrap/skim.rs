@@ -33,6 +33,9 @@ pub struct Skip {
     pub cut: usize,
     /// Fed instead of `..cut`: the attribute changes since the last reset, then CR.
     pub replay: Vec<u8>,
+    /// Every escape sequence from the cut to the end is a known token, complete: the rest may
+    /// be skipped or drawn later just as well as now.
+    pub plain_rest: bool,
 }
 
 /// An escape sequence in a run of plain output.
@@ -115,6 +118,7 @@ pub fn plan(batch: &[u8], rows: u16) -> Option<Skip> {
     (cut >= WORTH).then(|| Skip {
         cut,
         replay: replay(&batch[..cut]),
+        plain_rest: known == batch.len(),
     })
 }
 
@@ -128,16 +132,10 @@ fn cut_in(run: &[u8], need: usize) -> Option<usize> {
     memchr::memrchr(b'\r', &run[..end]).map(|cr| cr + 1)
 }
 
-/// Whether `bytes`, read from ground state, holds only text, C0 controls and the escape
-/// sequences a cut may skip, each complete. Skipping such bytes later, or drawing them later,
-/// leaves the screen [`plan`]'s cut promises.
-pub fn plain(bytes: &[u8]) -> bool {
-    memchr::memchr_iter(0x1b, bytes).all(|at| token(&bytes[at..]).is_some())
-}
-
 /// The SGR sequences of `head` from its last reset on, then CR. Walks back from the end over
 /// the escape sequences (every one in `head` must be a known token, as before a cut of
-/// [`plan`] or in [`plain`] bytes), so it reads only what follows the last reset.
+/// [`plan`] or after it when [`Skip::plain_rest`]), so it reads only what follows the last
+/// reset.
 pub fn replay(head: &[u8]) -> Vec<u8> {
     let mut sgrs: Vec<&[u8]> = Vec::new();
     let mut end = head.len();
